@@ -1,0 +1,181 @@
+"""The Discord client: a ``commands.Bot`` that owns the scheduler and the services.
+
+``setup_hook`` migrates, starts the scheduler, loads every cog, lets cogs register their
+persistent dynamic items, catches up timers, and syncs the command tree only when the
+commands changed. ``close`` stops the gateway first (no new events), waits for handlers
+already running, then stops the scheduler and flushes the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import pkgutil
+import time
+from typing import Any
+
+import discord
+import orjson
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+import cogs
+from bot import __version__
+from bot.app import Services
+from bot.scheduling.scheduler import create_scheduler
+from bot.settings import Settings
+from bot.storage import common
+
+log = logging.getLogger(__name__)
+
+# Tasks discord.py creates per event, command, component and modal: close() waits for them.
+_HANDLER_TASK_PREFIXES = (
+    "discord.py: ",
+    "CommandTree-invoker",
+    "discord-ui-view-dispatch-",
+    "discord-ui-modal-dispatch-",
+    "discord-ui-dynamic-item-",
+    "cocreate:",
+)
+
+
+def discover_extensions() -> list[str]:
+    """Every module of ``cogs/`` whose name does not start with ``_``."""
+    return sorted(
+        f"cogs.{info.name}"
+        for info in pkgutil.iter_modules(cogs.__path__)
+        if not info.name.startswith("_")
+    )
+
+
+def point_discord_at(api_base: str, gateway_url: str) -> None:
+    """Use a Discord-compatible server (the sandbox, a proxy) instead of discord.com."""
+    if api_base:
+        discord.http.Route.BASE = api_base.rstrip("/")
+    if gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+def build_intents(settings: Settings) -> discord.Intents:
+    intents = discord.Intents.default()
+    intents.message_content = settings.discord.message_content_intent
+    intents.members = settings.discord.members_intent
+    return intents
+
+
+class CocreateTree(app_commands.CommandTree["CocreateBot"]):
+    """Routes every slash-command and context-menu error to the one error reporter."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[CocreateBot], error: app_commands.AppCommandError
+    ) -> None:
+        from cogs._errors import report_interaction_error
+
+        await report_interaction_error(interaction, error)
+
+
+class CocreateBot(commands.Bot):
+    """Cocreate's bot. Build it with :func:`bot.app.create_bot`."""
+
+    def __init__(self, settings: Settings, services: Services) -> None:
+        point_discord_at(settings.discord.api_base, settings.discord.gateway_url)
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=build_intents(settings),
+            help_command=None,
+            tree_cls=CocreateTree,
+            max_messages=settings.discord.max_messages or None,
+            allowed_mentions=discord.AllowedMentions.none(),
+            guild_ready_timeout=settings.discord.guild_ready_timeout,
+            chunk_guilds_at_startup=False,
+        )
+        self.settings = settings
+        self.services = services
+        self.scheduler = create_scheduler()
+        self.started_monotonic = time.monotonic()
+        self.synced_commands = False
+        self._closing = False
+
+    # -- startup ---------------------------------------------------------------------
+    async def setup_hook(self) -> None:
+        await self.services.start()
+        self.scheduler.start()
+        for extension in discover_extensions():
+            await self.load_extension(extension)
+        await self.services.timers.start(self.scheduler)
+        if self.settings.bot.sync_commands == "auto":
+            await self.sync_commands(force=False)
+
+    def command_payload(self) -> list[dict[str, Any]]:
+        """What a sync would send, in a stable order (used for the signature hash)."""
+        payload = [cmd.to_dict(self.tree) for cmd in self.tree.get_commands()]
+        return sorted(payload, key=lambda c: (c.get("type", 1), c["name"]))
+
+    def command_hash(self) -> str:
+        data = orjson.dumps(self.command_payload(), option=orjson.OPT_SORT_KEYS)
+        targets = ",".join(str(g) for g in sorted(self.settings.bot.dev_guild_ids))
+        return hashlib.sha256(data + targets.encode()).hexdigest()
+
+    async def sync_commands(self, *, force: bool) -> bool:
+        """Sync the tree when forced or when the commands changed since the last sync."""
+        digest = self.command_hash()
+        db = self.services.db
+        stored = await db.read(lambda c: common.get_meta(c, "commands_hash"))
+        if not force and stored == digest:
+            log.info("Slash commands unchanged since the last sync; not syncing")
+            return False
+        if self.settings.bot.dev_guild_ids:
+            for guild_id in self.settings.bot.dev_guild_ids:
+                guild = discord.Object(id=guild_id)
+                self.tree.copy_global_to(guild=guild)
+                await self.tree.sync(guild=guild)
+        else:
+            await self.tree.sync()
+        await db.write(lambda c: common.set_meta(c, "commands_hash", digest))
+        self.synced_commands = True
+        log.info("Synced %d application commands", len(self.tree.get_commands()))
+        return True
+
+    async def on_ready(self) -> None:
+        log.info("Connected as %s to %d guild(s)", self.user, len(self.guilds))
+
+    # -- shutdown --------------------------------------------------------------------
+    async def close(self) -> None:
+        if self._closing:
+            return await super().close()
+        self._closing = True
+        await super().close()  # gateway first: no new events from here on
+        await self._wait_for_handlers(self.settings.bot.shutdown_timeout)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await self.services.close()
+        log.info("Cocreate stopped cleanly")
+
+    async def _wait_for_handlers(self, limit: float) -> None:
+        current = asyncio.current_task()
+        running = [
+            task
+            for task in asyncio.all_tasks()
+            if task is not current
+            and not task.done()
+            and task.get_name().startswith(_HANDLER_TASK_PREFIXES)
+            and task.get_name() != "discord.py: on_close"
+        ]
+        if not running:
+            return
+        log.info("Waiting for %d running handler(s)", len(running))
+        _, pending = await asyncio.wait(running, timeout=limit)
+        if pending:
+            log.warning(
+                "%d handler(s) still running after %.0fs; closing anyway", len(pending), limit
+            )
+
+    @property
+    def uptime_seconds(self) -> float:
+        return time.monotonic() - self.started_monotonic
+
+    @property
+    def version(self) -> str:
+        return __version__

@@ -1,0 +1,1 @@
+"""When things happen: the APScheduler instance and the due-timers dispatcher."""

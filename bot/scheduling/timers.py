@@ -1,0 +1,146 @@
+"""Timers are rows; APScheduler only wakes the dispatcher for the earliest one.
+
+Poll closes, policy deadlines, reminders and batched DMs are stored in ``timers`` with a
+``due_at``. One APScheduler date job (``timers:next``) is armed for the earliest due row;
+when it fires, every due row is handed to the handler registered for its kind and marked
+done. What fell due while the bot was down runs at start. A failing handler is retried
+with backoff, so a Discord outage delays a post instead of losing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+
+import orjson
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.storage import timers as repo
+from bot.storage.common import to_iso
+from bot.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "timers:next"
+BATCH = 100
+MAX_BACKOFF = timedelta(minutes=30)
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    id: int
+    guild_id: int
+    kind: str
+    key: str
+    due_at: datetime
+    payload: dict[str, Any]
+    attempts: int
+
+
+TimerHandler = Callable[[Timer], Awaitable[None]]
+
+
+class TimerService:
+    """Stores timers and runs each once when due, across restarts."""
+
+    def __init__(self, db: Database, clock: Callable[[], datetime] | None = None) -> None:
+        self._db = db
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._handlers: dict[str, TimerHandler] = {}
+        self._scheduler: AsyncIOScheduler | None = None
+        self._armed_for: datetime | None = None
+        self._lock = asyncio.Lock()
+
+    def register(self, kind: str, handler: TimerHandler) -> None:
+        self._handlers[kind] = handler
+
+    async def start(self, scheduler: AsyncIOScheduler) -> None:
+        """Attach to the scheduler and run everything that fell due while we were down."""
+        self._scheduler = scheduler
+        await self.run_due()
+
+    async def schedule(
+        self,
+        guild_id: int,
+        kind: str,
+        key: str,
+        due_at: datetime,
+        payload: dict[str, Any] | None = None,
+    ) -> None:
+        """Create or move the timer ``(kind, key)``; it runs once at ``due_at``."""
+        await self._db.write(
+            lambda c: repo.upsert_timer(c, guild_id, kind, key, to_iso(due_at), payload or {})
+        )
+        if self._armed_for is None or due_at < self._armed_for:
+            await self._arm()
+
+    async def cancel(self, kind: str, key: str) -> bool:
+        return await self._db.write(lambda c: repo.cancel_timer(c, kind, key))
+
+    async def run_due(self) -> int:
+        """Run every due timer now; returns how many ran successfully."""
+        async with self._lock:
+            done = 0
+            while True:
+                rows = await self._db.read(
+                    partial(repo.due_timers, now=to_iso(self._clock()), limit=BATCH)
+                )
+                if not rows:
+                    break
+                for row in rows:
+                    done += await self._run_one(row)
+                if len(rows) < BATCH:
+                    break
+            await self._arm()
+            return done
+
+    async def _run_one(self, row: Any) -> int:
+        timer = Timer(
+            row["id"],
+            row["guild_id"],
+            row["kind"],
+            row["key"],
+            datetime.fromisoformat(row["due_at"]),
+            orjson.loads(row["payload"]),
+            row["attempts"],
+        )
+        handler = self._handlers.get(timer.kind)
+        try:
+            if handler is None:
+                raise LookupError(f"no handler for timer kind {timer.kind!r}")
+            await handler(timer)
+        except Exception as exc:
+            error = repr(exc)
+            delay = min(MAX_BACKOFF, timedelta(seconds=30 * 2**timer.attempts))
+            log.exception(
+                "Timer %s:%s failed (attempt %d); retrying in %s",
+                timer.kind,
+                timer.key,
+                timer.attempts + 1,
+                delay,
+            )
+            retry_at = to_iso(self._clock() + delay)
+            await self._db.write(lambda c: repo.retry_timer(c, timer.id, retry_at, error))
+            return 0
+        await self._db.write(lambda c: repo.finish_timer(c, timer.id, row["due_at"]))
+        return 1
+
+    async def _arm(self) -> None:
+        if self._scheduler is None:
+            return
+        nxt = await self._db.read(repo.next_due)
+        if nxt is None:
+            self._armed_for = None
+            if self._scheduler.get_job(JOB_ID):
+                self._scheduler.remove_job(JOB_ID)
+            return
+        when = max(datetime.fromisoformat(nxt), self._clock())
+        self._armed_for = when
+        self._scheduler.add_job(
+            self.run_due, "date", run_date=when, id=JOB_ID, replace_existing=True
+        )

@@ -1,0 +1,1 @@
+"""Storage: the SQLite database, migrations and repositories. SQL lives only here."""

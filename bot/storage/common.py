@@ -1,0 +1,160 @@
+"""SQL shared by every feature: metadata, guild settings, guild records, moderator audit,
+the domain-event outbox, and guild purge. Functions take the ``sqlite3`` connection they
+run on: writes are units for :meth:`Database.write`, reads go to :meth:`Database.read`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def to_iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime")
+    return moment.astimezone(UTC).isoformat()
+
+
+def from_iso(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+# -- meta --------------------------------------------------------------------------------
+def get_meta(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+# -- guild settings ----------------------------------------------------------------------
+def load_guild_overrides(conn: sqlite3.Connection, guild_id: int) -> dict[str, Any]:
+    rows = conn.execute(
+        "SELECT key, value FROM guild_settings WHERE guild_id = ?", (guild_id,)
+    ).fetchall()
+    return {row[0]: orjson.loads(row[1]) for row in rows}
+
+
+def set_guild_setting(
+    conn: sqlite3.Connection, guild_id: int, key: str, value: Any, actor_id: int | None
+) -> None:
+    conn.execute(
+        "INSERT INTO guild_settings (guild_id, key, value, updated_by, updated_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id, key) DO UPDATE SET "
+        "value = excluded.value, updated_by = excluded.updated_by, "
+        "updated_at = excluded.updated_at",
+        (guild_id, key, orjson.dumps(value).decode(), actor_id, now_iso()),
+    )
+
+
+def delete_guild_settings(conn: sqlite3.Connection, guild_id: int, keys: list[str] | None) -> int:
+    if keys is None:
+        return conn.execute("DELETE FROM guild_settings WHERE guild_id = ?", (guild_id,)).rowcount
+    return conn.executemany(
+        "DELETE FROM guild_settings WHERE guild_id = ? AND key = ?",
+        [(guild_id, k) for k in keys],
+    ).rowcount
+
+
+# -- guilds ------------------------------------------------------------------------------
+def upsert_guild(conn: sqlite3.Connection, guild_id: int, name: str) -> None:
+    conn.execute(
+        "INSERT INTO guilds (guild_id, name, joined_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (guild_id) DO UPDATE SET name = excluded.name, left_at = NULL",
+        (guild_id, name, now_iso()),
+    )
+
+
+def mark_guild_left(conn: sqlite3.Connection, guild_id: int) -> None:
+    conn.execute("UPDATE guilds SET left_at = ? WHERE guild_id = ?", (now_iso(), guild_id))
+
+
+def claim_checklist(conn: sqlite3.Connection, guild_id: int) -> bool:
+    """Mark the setup checklist as sent; False when it was sent before (never twice)."""
+    return (
+        conn.execute(
+            "UPDATE guilds SET checklist_sent_at = ? "
+            "WHERE guild_id = ? AND checklist_sent_at IS NULL",
+            (now_iso(), guild_id),
+        ).rowcount
+        == 1
+    )
+
+
+def release_checklist(conn: sqlite3.Connection, guild_id: int) -> None:
+    conn.execute("UPDATE guilds SET checklist_sent_at = NULL WHERE guild_id = ?", (guild_id,))
+
+
+def tables_with_guild_id(conn: sqlite3.Connection) -> list[str]:
+    """Every table that carries a ``guild_id`` column (each feature's rows do)."""
+    names = [
+        row[0]
+        for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND name NOT LIKE 'sqlite_%' AND sql NOT LIKE 'CREATE VIRTUAL%'"
+        )
+    ]
+    return [
+        name
+        for name in names
+        if any(col[1] == "guild_id" for col in conn.execute(f'PRAGMA table_info("{name}")'))
+    ]
+
+
+def purge_guild(conn: sqlite3.Connection, guild_id: int) -> dict[str, int]:
+    """Delete every row of one guild from every table; returns rows deleted per table."""
+    deleted: dict[str, int] = {}
+    # Children first: tables referencing others by foreign key are emptied before those.
+    tables = tables_with_guild_id(conn)
+    referenced = {
+        fk[2] for name in tables for fk in conn.execute(f'PRAGMA foreign_key_list("{name}")')
+    }
+    for name in sorted(tables, key=lambda n: n in referenced):
+        count = conn.execute(f'DELETE FROM "{name}" WHERE guild_id = ?', (guild_id,)).rowcount
+        if count:
+            deleted[name] = count
+    return deleted
+
+
+# -- moderator audit ---------------------------------------------------------------------
+def record_mod_action(
+    conn: sqlite3.Connection, guild_id: int, actor_id: int, action: str, target: str, detail: str
+) -> int:
+    cur = conn.execute(
+        "INSERT INTO mod_actions (guild_id, actor_id, action, target, detail, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (guild_id, actor_id, action, target, detail, now_iso()),
+    )
+    return int(cur.lastrowid or 0)
+
+
+# -- outbox ------------------------------------------------------------------------------
+def emit_event(
+    conn: sqlite3.Connection,
+    guild_id: int,
+    kind: str,
+    *,
+    subject_id: int | None = None,
+    actor_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+) -> int:
+    """Append a domain event; call it inside the unit that makes the change."""
+    cur = conn.execute(
+        "INSERT INTO outbox (guild_id, kind, subject_id, actor_id, payload, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (guild_id, kind, subject_id, actor_id, orjson.dumps(payload or {}).decode(), now_iso()),
+    )
+    return int(cur.lastrowid or 0)

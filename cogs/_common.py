@@ -1,0 +1,89 @@
+"""Helpers every cog uses: access checks and the moderator log."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import discord
+from discord import app_commands
+
+from bot.domain.guild_config import Access, access_of
+from bot.errors import PermissionDenied
+
+if TYPE_CHECKING:
+    from bot.client import CocreateBot
+
+log = logging.getLogger(__name__)
+T = TypeVar("T", bound=Any)
+
+
+def bot_of(interaction: discord.Interaction) -> CocreateBot:
+    from bot.client import CocreateBot
+
+    client = interaction.client
+    assert isinstance(client, CocreateBot)
+    return client
+
+
+async def access(interaction: discord.Interaction) -> frozenset[Access]:
+    """The invoking member's Cocreate access levels in this guild."""
+    member = interaction.user
+    if interaction.guild_id is None or not isinstance(member, discord.Member):
+        return frozenset()
+    config = await bot_of(interaction).services.guild_settings.get(interaction.guild_id)
+    perms = member.guild_permissions
+    return access_of(
+        config, (r.id for r in member.roles), manage_guild=perms.manage_guild or perms.administrator
+    )
+
+
+async def require(interaction: discord.Interaction, level: Access) -> None:
+    """Raise PermissionDenied unless the member has ``level``."""
+    if level not in await access(interaction):
+        raise PermissionDenied(
+            f"Only {level.value}s can do that. Moderators are members with Manage Server "
+            "or a role set with `/config set moderator_roles`."
+        )
+
+
+def moderator_only() -> Callable[[T], T]:
+    """Check for moderator commands (Manage Server or a configured moderator role)."""
+
+    async def predicate(interaction: discord.Interaction) -> bool:
+        await require(interaction, Access.MODERATOR)
+        return True
+
+    predicate.cocreate_moderator = True  # type: ignore[attr-defined]  # /help reads it
+    return app_commands.check(predicate)
+
+
+async def mod_log(
+    bot: CocreateBot, guild_id: int, actor: discord.abc.User, action: str, detail: str
+) -> None:
+    """Post a moderator action to the guild's mod-log channel, when one is set.
+
+    The durable record is the ``mod_actions`` row the service wrote; this is the view.
+    """
+    config = await bot.services.guild_settings.get(guild_id)
+    channel_id = config.channel("modlog_channel")
+    if channel_id is None:
+        return
+    channel = bot.get_channel(channel_id)
+    if not isinstance(channel, discord.abc.Messageable):
+        return
+    embed = discord.Embed(description=detail[:4000], colour=discord.Colour.dark_grey())
+    embed.set_author(name=f"{actor} · {action}")
+    try:
+        await channel.send(embed=embed, allowed_mentions=discord.AllowedMentions.none())
+    except discord.HTTPException:
+        log.warning("Could not write to the mod-log channel %s of guild %s", channel_id, guild_id)
+
+
+async def record_and_log(
+    bot: CocreateBot, guild_id: int, actor: discord.abc.User, action: str, target: str, detail: str
+) -> None:
+    """Record a moderator action durably, then show it in the mod-log channel."""
+    await bot.services.audit.record(guild_id, actor.id, action, target, detail)
+    await mod_log(bot, guild_id, actor, action, detail)
