@@ -28,11 +28,20 @@ class RedactTokens(logging.Filter):
         return True
 
 
+class DropVoiceNotices(logging.Filter):
+    """discord.py warns at start that voice libraries are missing; Cocreate has no voice."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        notice = str(record.msg).endswith("voice will NOT be supported")
+        return not (record.name == "discord.client" and notice)
+
+
 def configure_logging(settings: LoggingSettings, *, secrets: tuple[str, ...] = ()) -> None:
     """Send every logger, discord.py's included, to stderr in one format."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(settings.format))
     handler.addFilter(RedactTokens(secrets))
+    handler.addFilter(DropVoiceNotices())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -52,7 +52,11 @@ def moderator_only() -> Callable[[T], T]:
     """Check for moderator commands (Manage Server or a configured moderator role)."""
 
     async def predicate(interaction: discord.Interaction) -> bool:
-        await require(interaction, Access.MODERATOR)
+        # discord.py only routes CheckFailure from a check to the tree's error handler.
+        try:
+            await require(interaction, Access.MODERATOR)
+        except PermissionDenied as exc:
+            raise app_commands.CheckFailure(exc.message) from None
         return True
 
     predicate.cocreate_moderator = True  # type: ignore[attr-defined]  # /help reads it

@@ -31,6 +31,7 @@ from bot.sandbox.state import (
     Channel,
     ChannelType,
     Guild,
+    Intent,
     Interaction,
     Json,
     Member,
@@ -231,6 +232,28 @@ class Driver:
         return self.world.add_guild(
             name, bot_permissions=bot_permissions, everyone_permissions=everyone_permissions
         )
+
+    async def invite_bot(
+        self,
+        name: str,
+        *,
+        bot_permissions: int = BOT_DEFAULT,
+        everyone_permissions: int = EVERYONE_DEFAULT,
+        channels: Iterable[str] = ("general",),
+    ) -> Guild:
+        """Add the running bot to a new guild: GUILD_CREATE arrives after READY, which
+        discord.py reports as ``on_guild_join``."""
+        guild = self.world.add_guild(
+            name, bot_permissions=bot_permissions, everyone_permissions=everyone_permissions
+        )
+        for channel in channels:
+            self.world.add_channel(guild, channel, ChannelType.TEXT)
+        payload = guild.to_json(self.world, full=True)
+        # A join's GUILD_CREATE has no "unavailable" key; with it, discord.py reports the
+        # guild as merely having become available again (an outage ending).
+        payload.pop("unavailable", None)
+        self.world.emit("GUILD_CREATE", payload, Intent.GUILDS)
+        return guild
 
     def add_text_channel(self, guild: Guild, name: str, *, topic: str | None = None) -> Channel:
         return self.world.add_channel(guild, name, ChannelType.TEXT, topic=topic)

@@ -1,0 +1,130 @@
+"""A small co-creation community in the sandbox, with Cocreate running in it.
+
+Shared by the end-to-end tests and ``cocreate demo`` so both meet the same world: a
+product team's server with a watched #general, an #ideas channel and forum, a private
+#staff channel, #announcements, #shipped, #mod-log and #help, a moderator, staff and
+members (one of them with DMs closed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.sandbox.driver import Driver
+from bot.sandbox.state import Channel, Guild, Member, P, Role
+from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.client import CocreateBot
+
+
+@dataclass
+class Community:
+    """Handles to the seeded world."""
+
+    guild: Guild
+    general: Channel
+    ideas: Channel
+    forum: Channel
+    staff: Channel
+    announcements: Channel
+    shipped: Channel
+    modlog: Channel
+    help: Channel
+    moderator_role: Role
+    staff_role: Role
+    owner: Member
+    mod: Member
+    staffer: Member
+    alice: Member
+    bob: Member
+    carol: Member
+    dave: Member  # DMs closed
+
+    @property
+    def configured(self) -> dict[str, object]:
+        """The per-guild settings a moderator would choose in /setup for this world."""
+        return {
+            "watched_channels": [self.general.id],
+            "ideas_channel": self.ideas.id,
+            "ideas_forum": self.forum.id,
+            "staff_channel": self.staff.id,
+            "announcements_channel": self.announcements.id,
+            "shipped_channel": self.shipped.id,
+            "modlog_channel": self.modlog.id,
+            "help_channels": [self.help.id],
+            "moderator_roles": [self.moderator_role.id],
+            "staff_roles": [self.staff_role.id],
+        }
+
+
+def seed_community(driver: Driver, name: str = "Makers of Loom") -> Community:
+    """Build the world (before the bot starts, so it arrives in GUILD_CREATE)."""
+    guild = driver.add_guild(name)
+    general = driver.add_text_channel(guild, "general", topic="Chat about Loom")
+    ideas = driver.add_text_channel(guild, "ideas", topic="Idea cards and votes")
+    forum = driver.add_forum(guild, "idea-forum", tags=["editor", "sync", "mobile", "billing"])
+    staff = driver.add_text_channel(guild, "staff")
+    announcements = driver.add_text_channel(guild, "announcements")
+    shipped = driver.add_text_channel(guild, "shipped")
+    modlog = driver.add_text_channel(guild, "mod-log")
+    help_channel = driver.add_text_channel(guild, "help")
+    moderator_role = driver.add_role(guild, "Moderator", permissions=P.MANAGE_MESSAGES)
+    staff_role = driver.add_role(guild, "Staff")
+    for private in (staff, modlog):
+        driver.set_overwrite(private, guild.everyone, deny=P.VIEW_CHANNEL)
+        driver.set_overwrite(private, staff_role, allow=P.VIEW_CHANNEL)
+        driver.set_overwrite(private, moderator_role, allow=P.VIEW_CHANNEL)
+        driver.set_overwrite(private, driver.bot_role(guild), allow=P.VIEW_CHANNEL)
+    owner_member = guild.members[guild.owner_id]
+    return Community(
+        guild=guild,
+        general=general,
+        ideas=ideas,
+        forum=forum,
+        staff=staff,
+        announcements=announcements,
+        shipped=shipped,
+        modlog=modlog,
+        help=help_channel,
+        moderator_role=moderator_role,
+        staff_role=staff_role,
+        owner=owner_member,
+        mod=driver.add_member(guild, "Mona (mod)", roles=[moderator_role]),
+        staffer=driver.add_member(guild, "Sam (staff)", roles=[staff_role]),
+        alice=driver.add_member(guild, "Alice"),
+        bob=driver.add_member(guild, "Bob"),
+        carol=driver.add_member(guild, "Carol"),
+        dave=driver.add_member(guild, "Dave", dms_closed=True),
+    )
+
+
+def sandbox_settings(base: Settings, driver: Driver, db_path: Path) -> Settings:
+    """``base`` pointed at the sandbox, with a private database and fast guild readiness."""
+    settings = base.replace_section(
+        "discord",
+        api_base=driver.sandbox.api_base,
+        gateway_url=driver.sandbox.gateway_url,
+        guild_ready_timeout=0.1,
+    )
+    settings = settings.replace_section("database", path=str(db_path), backup_before_migrate=False)
+    return dataclasses.replace(settings.replace_section("bot", sync_commands="auto"))
+
+
+async def start_cocreate(driver: Driver, settings: Settings) -> CocreateBot:
+    """Build the real bot through the one wiring point and connect it to the sandbox."""
+    from bot.app import create_bot
+
+    bot = create_bot(settings)
+    await driver.start_bot(bot)
+    return bot
+
+
+async def configure(bot: CocreateBot, community: Community) -> None:
+    """Apply the settings a moderator would pick in /setup (for tests past setup)."""
+    await bot.services.guild_settings.set_values(
+        community.guild.id, community.configured, community.owner.id
+    )

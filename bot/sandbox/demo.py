@@ -1,0 +1,181 @@
+"""``cocreate demo``: the real bot in a small community on the local sandbox, offline.
+
+It seeds a community, connects the unmodified bot (temporary database, no token), plays a
+short script of what moderators and members do through the same driver the end-to-end
+tests use, and prints the transcript. Each feature adds its scene here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.sandbox.community import Community, sandbox_settings, seed_community, start_cocreate
+from bot.sandbox.driver import Driver, InteractionResult
+from bot.sandbox.server import Sandbox
+from bot.sandbox.state import Member, Message
+from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.client import CocreateBot
+
+log = logging.getLogger(__name__)
+
+#: A scene plays members' actions; it may return a close-up (an embed's text) to print.
+Scene = Callable[[Driver, "CocreateBot", Community], Awaitable[str | None]]
+
+
+async def _answer(result: InteractionResult) -> Message:
+    response = await result.response(10)
+    if response.deferred:
+        return await result.followup(0, 10)
+    assert response.message is not None
+    return response.message
+
+
+async def _pick(driver: Driver, who: Member, guide: Message, key: str, values: list[Any]) -> None:
+    driver.mark_seen()
+    await (await driver.select(who, guide, f"setup:set:{key}", values)).response()
+    await driver.wait_for_edit(guide)  # saved, and the guide shows it
+
+
+async def _page(driver: Driver, who: Member, guide: Message, page: int) -> None:
+    await (await driver.click(who, guide, f"setup:page:{page}")).response()
+
+
+async def scene_setup(driver: Driver, bot: CocreateBot, c: Community) -> str | None:
+    """A moderator sets Cocreate up with the guide, then checks permissions."""
+    guide = await _answer(await driver.slash(c.owner, "setup start", channel=c.general))
+    await _pick(driver, c.owner, guide, "watched_channels", [c.general])
+    await _pick(driver, c.owner, guide, "ideas_channel", [c.ideas])
+    await _pick(driver, c.owner, guide, "ideas_forum", [c.forum])
+    await _page(driver, c.owner, guide, 1)
+    await _pick(driver, c.owner, guide, "staff_channel", [c.staff])
+    await _pick(driver, c.owner, guide, "modlog_channel", [c.modlog])
+    await _page(driver, c.owner, guide, 2)
+    await _pick(driver, c.owner, guide, "moderator_roles", [c.moderator_role])
+    # The rest a moderator can also type:
+    for key, value in (
+        ("announcements_channel", f"<#{c.announcements.id}>"),
+        ("shipped_channel", f"<#{c.shipped.id}>"),
+        ("help_channels", f"<#{c.help.id}>"),
+        ("staff_roles", f"<@&{c.staff_role.id}>"),
+        ("timezone", "Europe/Berlin"),
+    ):
+        await _answer(
+            await driver.slash(c.mod, "config set", channel=c.staff, key=key, value=value)
+        )
+    report = await _answer(await driver.slash(c.mod, "setup check", channel=c.staff))
+    return _embed_body(report)
+
+
+def readable(driver: Driver, text: str) -> str:
+    """Show mentions the way a Discord client does (#channel, @member, @role)."""
+    world = driver.world
+
+    def name(match: re.Match[str]) -> str:
+        kind, ident = match.group(1), int(match.group(2))
+        if kind == "#" and ident in world.channels:
+            return f"#{world.channels[ident].name}"
+        if kind == "@&":
+            for guild in world.guilds.values():
+                if ident in guild.roles:
+                    return f"@{guild.roles[ident].name}"
+        if kind in ("@", "@!") and ident in world.users:
+            return f"@{world.users[ident].name}"
+        return match.group(0)
+
+    return _MENTION.sub(name, text)
+
+
+_MENTION = re.compile(r"<(#|@&|@!|@)(\d+)>")
+
+
+def _embed_body(message: Message) -> str:
+    """An embed's title and description, indented, to show what a member read."""
+    lines = []
+    for embed in message.embeds:
+        lines.append(f"    ┌ {embed.get('title', '')}")
+        lines += [f"    │ {line}" for line in str(embed.get("description", "")).splitlines()]
+    return "\n".join(lines)
+
+
+async def scene_members(driver: Driver, bot: CocreateBot, c: Community) -> str | None:
+    """Members find out what they can do; one mistypes a setting they may not change."""
+    await _answer(await driver.slash(c.alice, "help", channel=c.general))
+    await _answer(await driver.slash(c.bob, "about", channel=c.general))
+    await _answer(
+        await driver.slash(c.bob, "config set", channel=c.general, key="timezone", value="UTC")
+    )
+    return None
+
+
+async def scene_privacy(driver: Driver, bot: CocreateBot, c: Community) -> str | None:
+    """Carol asks to be forgotten; a moderator confirms; Carol gets a DM."""
+    await _answer(await driver.slash(c.carol, "privacy forget-me", channel=c.general))
+    request = await driver.wait_for_message(c.modlog, contains="Privacy request")
+    confirm = request.components[0]["components"][0]["custom_id"]
+    await (await driver.click(c.mod, request, confirm)).response()
+    await driver.wait_for_dm(c.carol)
+    return None
+
+
+SCENES: list[tuple[str, Scene]] = [
+    ("A moderator sets Cocreate up", scene_setup),
+    ("Members look around", scene_members),
+    ("A member asks to be forgotten", scene_privacy),
+]
+
+
+async def run_demo(settings: Settings, *, serve: bool = False, port: int = 0) -> int:
+    """Run the demo; with ``serve``, keep the sandbox and bot up until interrupted."""
+    logging.disable(logging.INFO)  # the transcript is the output; warnings still show
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="cocreate-demo-") as tmp:
+        async with Driver(Sandbox(port=port)) as driver:
+            community = seed_community(driver)
+            demo_settings = sandbox_settings(settings, driver, Path(tmp) / "demo.db")
+            bot = await start_cocreate(driver, demo_settings)
+            print(f"Cocreate {bot.version} is connected to a local Discord sandbox.\n")
+            shown = 0
+            for title, scene in SCENES:
+                print(f"== {title} ==")
+                closeup = await scene(driver, bot, community)
+                lines = driver.transcript().splitlines()
+                print(readable(driver, "\n".join(lines[shown:])))
+                if closeup:
+                    print(readable(driver, closeup))
+                print()
+                shown = len(lines)
+            unhandled = driver.sandbox.unhandled_routes
+            if unhandled:
+                print(
+                    f"Routes the sandbox does not implement were called: {unhandled}",
+                    file=sys.stderr,
+                )
+                return 1
+            print(f"Demo finished in {time.monotonic() - started:.1f}s.")
+            if serve:
+                await _serve(driver)
+    return 0
+
+
+async def _serve(driver: Driver) -> None:
+    sandbox = driver.sandbox
+    print(
+        "\nThe sandbox keeps running. Point another Cocreate (or any discord.py bot) at it:\n"
+        f"  COCREATE_DISCORD_API_BASE={sandbox.api_base} \\\n"
+        f"  COCREATE_DISCORD_GATEWAY_URL={sandbox.gateway_url} \\\n"
+        f"  DISCORD_TOKEN={sandbox.token} cocreate run\n"
+        "Press Ctrl+C to stop."
+    )
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.Event().wait()
