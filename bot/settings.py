@@ -142,7 +142,7 @@ def _type_name(expected: Any) -> str:
     if origin is list:
         (inner,) = typing.get_args(expected)
         return f"list of {_type_name(inner)}"
-    return {str: "text", int: "integer", float: "number", bool: "true/false"}.get(
+    return {str: "text", int: "integer", float: "number", bool: "true/false", list: "list"}.get(
         expected, str(expected)
     )
 
@@ -175,7 +175,9 @@ def _coerce_env(raw: str, expected: Any) -> Any:
         if low in ("0", "false", "no", "off"):
             return False
         raise TypeError
-    if typing.get_origin(expected) is list and not raw.strip().startswith("["):
+    # guild_defaults list settings are typed as bare `list`; dataclass fields as list[int].
+    is_list = expected is list or typing.get_origin(expected) is list
+    if is_list and not raw.strip().startswith("["):
         raw = "[" + ",".join(p.strip() for p in raw.split(",") if p.strip()) + "]"
     try:
         return tomllib.loads(f"v = {raw}")["v"]

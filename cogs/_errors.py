@@ -142,7 +142,8 @@ class ReportingDynamicItem:
 class ReportingModal(discord.ui.Modal):
     """A modal whose errors are reported to the user like command errors."""
 
-    async def on_error(
+    # discord.py's Modal.on_error drops BaseView's item argument; mypy sees the mismatch.
+    async def on_error(  # type: ignore[override]
         self, interaction: discord.Interaction, error: Exception, /
     ) -> None:
         await report_interaction_error(interaction, error)

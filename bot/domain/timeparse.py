@@ -99,7 +99,8 @@ def get_zone(name: str) -> ZoneInfo:
         if not name or name.strip() != name or ".." in name:
             raise ValueError(name)
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    # OSError: a folder name such as `America`, or a name too long for the filesystem.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise DomainError(
             "bad_timezone",
             f"`{name}` is not a timezone. Use an IANA name such as `Europe/Berlin` or `UTC`.",

@@ -117,15 +117,22 @@ def tables_with_guild_id(conn: sqlite3.Connection) -> list[str]:
 def purge_guild(conn: sqlite3.Connection, guild_id: int) -> dict[str, int]:
     """Delete every row of one guild from every table; returns rows deleted per table."""
     deleted: dict[str, int] = {}
-    # Children first: tables referencing others by foreign key are emptied before those.
+    # Children first, at any depth (votes → options → polls): a table is emptied once no
+    # table still to be emptied references it. A cycle falls back to the listed order.
     tables = tables_with_guild_id(conn)
-    referenced = {
-        fk[2] for name in tables for fk in conn.execute(f'PRAGMA foreign_key_list("{name}")')
+    parents = {
+        name: {fk[2].lower() for fk in conn.execute(f'PRAGMA foreign_key_list("{name}")')}
+        - {name.lower()}
+        for name in tables
     }
-    for name in sorted(tables, key=lambda n: n in referenced):
-        count = conn.execute(f'DELETE FROM "{name}" WHERE guild_id = ?', (guild_id,)).rowcount
-        if count:
-            deleted[name] = count
+    remaining = list(tables)
+    while remaining:
+        free = [n for n in remaining if not any(n.lower() in parents[o] for o in remaining)]
+        for name in free or remaining[:1]:
+            remaining.remove(name)
+            count = conn.execute(f'DELETE FROM "{name}" WHERE guild_id = ?', (guild_id,)).rowcount
+            if count:
+                deleted[name] = count
     return deleted
 
 

@@ -136,12 +136,17 @@ def apply_migrations(
             # user_version lives in the database header, so it is part of this transaction.
             conn.execute(f"PRAGMA user_version = {migration.version:d}")
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
-            raise MigrationError(
-                f"migration {migration.version:04d}_{migration.name} failed and was rolled "
-                f"back: {exc}"
-            ) from exc
+        except BaseException as exc:
+            # Whatever went wrong (SQL, an unsplittable file, an interrupt), never leave the
+            # transaction open: it would hold the write lock and half a migration.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error | MigrationError):
+                raise MigrationError(
+                    f"migration {migration.version:04d}_{migration.name} failed and was "
+                    f"rolled back: {exc}"
+                ) from exc
+            raise
         applied.append(f"{migration.version:04d}_{migration.name}")
         log.info("Applied migration %04d_%s", migration.version, migration.name)
     return MigrationReport(before, user_version(conn), tuple(applied), backup)
