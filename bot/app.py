@@ -17,6 +17,7 @@ from bot.scheduling.timers import TimerService
 from bot.services.audit import AuditService
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.guilds import GuildService
+from bot.services.ideas import IdeaService
 from bot.services.privacy import PrivacyService
 from bot.settings import Settings
 from bot.storage.database import Database
@@ -42,6 +43,7 @@ class Services:
     privacy: PrivacyService
     audit: AuditService
     guilds: GuildService
+    ideas: IdeaService
     timers: TimerService
     clock: Callable[[], datetime] = field(default=_utcnow)
 
@@ -88,13 +90,18 @@ def create_services(settings: Settings, *, clock: Callable[[], datetime] | None 
         batch_max_delay_ms=db_settings.batch_max_delay_ms,
     )
     now = clock or _utcnow
+    guild_settings = GuildSettingsService(db, settings.guild_defaults)
+    privacy = PrivacyService(db)
+    ideas = IdeaService(db, guild_settings, now)
+    privacy.register("ideas", ideas.forget)
     return Services(
         settings=settings,
         db=db,
-        guild_settings=GuildSettingsService(db, settings.guild_defaults),
-        privacy=PrivacyService(db),
+        guild_settings=guild_settings,
+        privacy=privacy,
         audit=AuditService(db),
         guilds=GuildService(db),
+        ideas=ideas,
         timers=TimerService(db, now),
         clock=now,
     )

@@ -118,11 +118,22 @@ class Privacy(commands.Cog):
         view = discord.ui.View(timeout=None)
         view.add_item(PrivacyDecision("confirm", request.id))
         view.add_item(PrivacyDecision("reject", request.id))
-        await channel.send(
-            f"Privacy request #{request.id} from {interaction.user.mention}: they ask Cocreate "
-            "to forget them (ideas anonymised, votes and points removed).",
-            view=view,
-        )
+        try:
+            await channel.send(
+                f"Privacy request #{request.id} from {interaction.user.mention}: they ask Cocreate "
+                "to forget them (ideas anonymised, votes and points removed).",
+                view=view,
+            )
+        except discord.HTTPException:
+            # Moderators never saw it: close it, so the member can ask again later.
+            assert self.bot.user is not None
+            await self.bot.services.privacy.reject(
+                interaction.guild_id, request.id, self.bot.user.id
+            )
+            raise InvalidInput(
+                "I could not post your request in the moderators' channel. Please ask a "
+                "moderator directly, or try again later."
+            ) from None
         await interaction.followup.send(
             f"Your request #{request.id} was sent to the moderators. "
             "You will get a DM when it is handled.",

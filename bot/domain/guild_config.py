@@ -84,6 +84,11 @@ GUILD_SETTINGS: Mapping[str, SettingSpec] = dict(
         _spec("shipped_channel", Kind.CHANNEL, "Where implemented ideas are celebrated"),
         _spec("help_channels", Kind.CHANNELS, "Channels or forums where members help each other"),
         _spec("modlog_channel", Kind.CHANNEL, "Where moderator actions are logged"),
+        _spec("ideas_tags", Kind.TEXTS, "Tags that capture ideas, each `tag` or `tag=kind`"),
+        _spec("ideas_cooldown", Kind.DURATION, "Minimum time between one member's ideas"),
+        _spec("ideas_response_target", Kind.DURATION, "First response due within (overdue after)"),
+        _spec("ideas_oppose_votes", Kind.BOOL, "Offer an oppose button besides support"),
+        _spec("ideas_reaction_votes", Kind.BOOL, "Count 👍 reactions on idea cards as votes"),
     ]
 )
 
@@ -93,7 +98,12 @@ CHANNEL_KEYS = tuple(
 )
 ROLE_KEYS = tuple(k for k, s in GUILD_SETTINGS.items() if s.kind in (Kind.ROLE, Kind.ROLES))
 
-_ID = re.compile(r"^<(?:#|@&)(\d{15,21})>$|^(\d{15,21})$")
+# A channel setting takes a channel mention or id, a role setting a role mention or id: a
+# role mention pasted into a channel setting is refused rather than stored as a channel.
+_ID = {
+    "channel": re.compile(r"^<#(\d{15,21})>$|^(\d{15,21})$"),
+    "role": re.compile(r"^<@&(\d{15,21})>$|^(\d{15,21})$"),
+}
 _TRUE = {"true", "yes", "on", "1", "enable", "enabled"}
 _FALSE = {"false", "no", "off", "0", "disable", "disabled"}
 
@@ -110,7 +120,7 @@ def spec_for(key: str) -> SettingSpec:
 
 
 def _parse_id(raw: str, what: str) -> int:
-    match = _ID.match(raw.strip())
+    match = _ID[what].match(raw.strip())
     if not match:
         raise DomainError("bad_value", f"`{raw}` is not a {what} (mention it or paste its id).")
     return int(match.group(1) or match.group(2))

@@ -1,0 +1,170 @@
+"""What the Ideas feature hands from services to cogs and renderers: plain records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.domain.ideas import IdeaStatus
+
+#: author_id of an idea whose author asked to be forgotten.
+FORMER_MEMBER = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Idea:
+    """One idea as stored. ``number`` is its id within the guild (shown as #number)."""
+
+    id: int
+    guild_id: int
+    number: int
+    kind: str
+    title: str
+    body: str
+    author_id: int
+    status: IdeaStatus
+    status_reason: str | None
+    source: str
+    source_channel_id: int | None
+    source_message_id: int | None
+    card_channel_id: int | None
+    card_message_id: int | None
+    thread_id: int | None
+    support: int
+    oppose: int
+    created_at: datetime
+    updated_at: datetime
+    first_response_at: datetime | None = None
+    decided_at: datetime | None = None
+    merged_into: int | None = None
+    hidden_from: IdeaStatus | None = None
+    flag: str | None = None
+    tags: tuple[str, ...] = ()
+    contributors: tuple[int, ...] = ()
+
+    @property
+    def net(self) -> int:
+        return self.support - self.oppose
+
+    @property
+    def source_url(self) -> str | None:
+        if self.source_channel_id and self.source_message_id:
+            return (
+                f"https://discord.com/channels/{self.guild_id}/"
+                f"{self.source_channel_id}/{self.source_message_id}"
+            )
+        return None
+
+    @property
+    def card_url(self) -> str | None:
+        if self.card_channel_id and self.card_message_id:
+            return (
+                f"https://discord.com/channels/{self.guild_id}/"
+                f"{self.card_channel_id}/{self.card_message_id}"
+            )
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class IdeaDraft:
+    """A new idea before it is stored."""
+
+    guild_id: int
+    author_id: int
+    title: str
+    body: str
+    kind: str = "idea"
+    tags: tuple[str, ...] = ()
+    source: str = "modal"  # message | forum | modal | menu
+    source_channel_id: int | None = None
+    source_message_id: int | None = None
+    #: Credited besides the author (the member who captured someone else's message).
+    contributors: tuple[int, ...] = ()
+    #: For forum posts: the post's own thread is the discussion thread.
+    thread_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    idea: Idea
+    created: bool  # False when the source message was captured before (replays, catch-up)
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarCandidate:
+    number: int
+    title: str
+    status: IdeaStatus
+    score: float
+    support: int
+
+
+@dataclass(frozen=True, slots=True)
+class VoteResult:
+    idea: Idea
+    previous: int  # 0 none, +1 support, -1 oppose
+    current: int
+    changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    idea: Idea
+    old: IdeaStatus
+    new: IdeaStatus
+    reason: str | None
+    actor_id: int
+    #: Followers other than the author who asked for DMs (their notices were queued).
+    queued_for: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IdeaEvent:
+    id: int
+    kind: str
+    actor_id: int | None
+    old_status: str | None
+    new_status: str | None
+    reason: str | None
+    detail: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IdeaPage:
+    items: tuple[Idea, ...]
+    page: int
+    pages: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class MergeResult:
+    source: Idea
+    target: Idea
+    moved_votes: int
+    merge_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A queued status-change notice for a follower's batched DM."""
+
+    id: int
+    member_id: int
+    idea_number: int
+    idea_title: str
+    old_status: str
+    new_status: str
+    reason: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ListFilters:
+    status: IdeaStatus | None = None
+    kind: str | None = None
+    tag: str | None = None
+    author_id: int | None = None
+    include_closed: bool = True
+    extra: dict[str, str] = field(default_factory=dict)

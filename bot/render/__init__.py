@@ -1,0 +1,1 @@
+"""Rendering: embeds and texts members see, built from service results."""

@@ -1,0 +1,193 @@
+"""How ideas look in Discord: cards, lists, history, notices. Text and embeds only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import discord
+
+from bot.domain.idea_model import (
+    FORMER_MEMBER,
+    Idea,
+    IdeaEvent,
+    IdeaPage,
+    Notice,
+    SimilarCandidate,
+    StatusChange,
+)
+from bot.domain.ideas import IdeaStatus
+
+STATUS_STYLE: dict[IdeaStatus, tuple[str, str, discord.Colour]] = {
+    IdeaStatus.NEW: ("🆕", "New", discord.Colour.blurple()),
+    IdeaStatus.UNDER_REVIEW: ("🔎", "Under review", discord.Colour.gold()),
+    IdeaStatus.PLANNED: ("🗓️", "Planned", discord.Colour.teal()),
+    IdeaStatus.IN_PROGRESS: ("🛠️", "In progress", discord.Colour.orange()),
+    IdeaStatus.IMPLEMENTED: ("🚀", "Implemented", discord.Colour.green()),
+    IdeaStatus.DECLINED: ("🙅", "Declined", discord.Colour.red()),
+    IdeaStatus.DUPLICATE: ("🔁", "Duplicate", discord.Colour.light_grey()),
+    IdeaStatus.WITHDRAWN: ("↩️", "Withdrawn", discord.Colour.light_grey()),
+    IdeaStatus.HIDDEN: ("🙈", "Hidden", discord.Colour.dark_grey()),
+}
+
+
+def status_label(status: IdeaStatus | str) -> str:
+    emoji, label, _ = STATUS_STYLE[IdeaStatus(status)]
+    return f"{emoji} {label}"
+
+
+def person(member_id: int) -> str:
+    return "a former member" if member_id == FORMER_MEMBER else f"<@{member_id}>"
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def stamp(moment: datetime, style: str = "R") -> str:
+    return f"<t:{int(moment.timestamp())}:{style}>"
+
+
+def idea_card(
+    idea: Idea, *, oppose_enabled: bool, similar: Sequence[SimilarCandidate] = ()
+) -> discord.Embed:
+    """The card posted in the ideas channel (and kept up to date)."""
+    _, _, colour = STATUS_STYLE[idea.status]
+    embed = discord.Embed(
+        title=clip(f"#{idea.number} · {idea.title}", 256),
+        description=clip(idea.body, 1500) if idea.body else None,
+        colour=colour,
+        url=idea.source_url,
+    )
+    status = status_label(idea.status)
+    if idea.status_reason:
+        status += f"\n> {clip(idea.status_reason, 900)}"
+    embed.add_field(name="Status", value=status, inline=False)
+    votes = f"👍 {idea.support}"
+    if oppose_enabled or idea.oppose:
+        votes += f" · 👎 {idea.oppose}"
+    embed.add_field(name="Votes", value=votes)
+    embed.add_field(name="Kind", value=idea.kind)
+    credit = person(idea.author_id)
+    if idea.contributors:
+        credit += " with " + ", ".join(person(c) for c in idea.contributors[:10])
+    embed.add_field(name="By", value=clip(credit, 1024))
+    if idea.tags:
+        embed.add_field(name="Tags", value=clip(", ".join(f"`{t}`" for t in idea.tags), 1024))
+    if similar:
+        embed.add_field(name="Similar ideas", value=similar_lines(similar), inline=False)
+    if idea.flag:
+        embed.add_field(name="Note", value=f"⚠️ {idea.flag}", inline=False)
+    embed.set_footer(text="Vote with the buttons · discuss in the thread")
+    embed.timestamp = idea.created_at
+    return embed
+
+
+def similar_lines(similar: Sequence[SimilarCandidate]) -> str:
+    return "\n".join(
+        f"#{s.number} · {clip(s.title, 80)} ({status_label(s.status)}, 👍 {s.support})"
+        for s in similar
+    )
+
+
+def idea_line(idea: Idea) -> str:
+    title = clip(idea.title, 90)
+    return f"**#{idea.number}** {title} · {status_label(idea.status)} · 👍 {idea.support}"
+
+
+def page_embed(title: str, page: IdeaPage, *, empty: str) -> discord.Embed:
+    lines = [idea_line(i) + (f" · [card]({i.card_url})" if i.card_url else "") for i in page.items]
+    embed = discord.Embed(title=title, description="\n".join(lines) or empty)
+    embed.set_footer(text=f"Page {page.page}/{page.pages} · {page.total} idea(s)")
+    return embed
+
+
+def detail_embed(idea: Idea, *, oppose_enabled: bool) -> discord.Embed:
+    embed = idea_card(idea, oppose_enabled=oppose_enabled)
+    embed.add_field(name="Submitted", value=stamp(idea.created_at))
+    if idea.first_response_at:
+        embed.add_field(name="First response", value=stamp(idea.first_response_at))
+    if idea.decided_at:
+        embed.add_field(name="Decided", value=stamp(idea.decided_at))
+    links = [f"[card]({idea.card_url})"] if idea.card_url else []
+    if idea.source_url:
+        links.append(f"[source]({idea.source_url})")
+    if links:
+        embed.add_field(name="Links", value=" · ".join(links))
+    return embed
+
+
+_EVENT_TEXT = {
+    "submitted": "submitted",
+    "edited": "edited the text",
+    "flagged": "flagged",
+    "merged_in": "merged another idea in",
+    "unmerged": "undid a merge",
+}
+
+
+def history_embed(idea: Idea, events: Sequence[IdeaEvent]) -> discord.Embed:
+    lines = []
+    for event in events[-20:]:
+        who = person(event.actor_id) if event.actor_id is not None else "Cocreate"
+        if event.kind == "status":
+            old = status_label(event.old_status or "new")
+            what = f"{old} → {status_label(event.new_status or 'new')}"
+        else:
+            what = _EVENT_TEXT.get(event.kind, event.kind)
+        line = f"{stamp(event.created_at, 'f')} {who}: {what}"
+        if event.reason:
+            line += f" — {clip(event.reason, 200)}"
+        lines.append(line)
+    embed = discord.Embed(title=clip(f"History of #{idea.number} · {idea.title}", 256))
+    embed.description = clip("\n".join(lines) or "Nothing yet.", 4000)
+    return embed
+
+
+def thread_status_text(change: StatusChange) -> str:
+    """The one message in the idea's thread: it mentions nobody but the author."""
+    text = (
+        f"{person(change.idea.author_id)} your idea is now **{status_label(change.new)}** "
+        f"(was {status_label(change.old)})."
+    )
+    if change.reason:
+        text += f"\n> {clip(change.reason, 1500)}"
+    return text
+
+
+def author_dm_text(change: StatusChange, guild_name: str) -> str:
+    idea = change.idea
+    text = (
+        f"Your idea **#{idea.number} · {clip(idea.title, 100)}** in {guild_name} is now "
+        f"**{status_label(change.new)}** (was {status_label(change.old)})."
+    )
+    if change.reason:
+        text += f"\nWhy: {clip(change.reason, 1500)}"
+    if idea.card_url:
+        text += f"\n{idea.card_url}"
+    return text
+
+
+def batched_dm_text(notices: Sequence[Notice], guild_name: str) -> str:
+    lines = [f"Updates on ideas you follow in {guild_name}:"]
+    for n in notices[:20]:
+        change = f"{status_label(n.old_status)} → {status_label(n.new_status)}"
+        line = f"• #{n.idea_number} {clip(n.idea_title, 80)}: {change}"
+        if n.reason:
+            line += f" — {clip(n.reason, 200)}"
+        lines.append(line)
+    if len(notices) > 20:
+        lines.append(f"…and {len(notices) - 20} more.")
+    lines.append("Turn these off with `/idea notifications off`.")
+    return clip("\n".join(lines), 2000)
+
+
+def shipped_text(idea: Idea) -> str:
+    credit = person(idea.author_id)
+    if idea.contributors:
+        credit += " with " + ", ".join(person(c) for c in idea.contributors)
+    link = f" {idea.card_url}" if idea.card_url else ""
+    return clip(
+        f"🚀 Shipped: **#{idea.number} · {idea.title}** — an idea by {credit}. Thank you!{link}",
+        2000,
+    )

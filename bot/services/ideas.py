@@ -1,0 +1,815 @@
+"""The Ideas use cases: capture, vote, decide with reasons, merge, moderate, browse.
+
+Every change is one write unit: the rows, the idea's history entry and the outbox event
+commit together, and the caller is answered only after the commit. Discord work (cards,
+threads, DMs) happens in the cog afterwards, from what these methods return.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import sqlite3
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+
+from bot.domain import events
+from bot.domain.capture import CaptureConfig, CapturedText, parse_forum_post, parse_message
+from bot.domain.guild_config import GuildConfig
+from bot.domain.idea_model import (
+    FORMER_MEMBER,
+    Idea,
+    IdeaDraft,
+    IdeaEvent,
+    IdeaPage,
+    ListFilters,
+    MergeResult,
+    Notice,
+    SimilarCandidate,
+    StatusChange,
+    Submission,
+    VoteResult,
+)
+from bot.domain.ideas import (
+    IdeaStatus,
+    check_transition,
+    is_decision,
+    is_first_response,
+    is_open,
+    validate_body,
+    validate_kind,
+    validate_reason,
+    validate_title,
+)
+from bot.domain.ranking import SortOrder, rank
+from bot.domain.similarity import SimilarityIndex
+from bot.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited
+from bot.services._util import domain_errors
+from bot.services.guild_settings import GuildSettingsService
+from bot.storage import common
+from bot.storage import ideas as repo
+from bot.storage.common import to_iso
+from bot.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 5
+_NOT_FOUND = "There is no idea #{n} here."
+
+
+def capture_config(config: GuildConfig) -> CaptureConfig:
+    """The guild's tag → kind mapping from ``ideas_tags`` (``tag`` or ``tag=kind``)."""
+    mapping = {}
+    for entry in config["ideas_tags"]:
+        tag, _, kind = str(entry).partition("=")
+        mapping[tag.strip()] = (kind or tag).strip()
+    with domain_errors():
+        return CaptureConfig(mapping)
+
+
+class IdeaService:
+    """Ideas for every guild; one instance per process."""
+
+    def __init__(
+        self,
+        db: Database,
+        guild_settings: GuildSettingsService,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._db = db
+        self._settings = guild_settings
+        self._clock = clock
+        self._indexes: dict[int, SimilarityIndex] = {}
+        self._index_locks: dict[int, asyncio.Lock] = {}
+        self._capture: dict[int, tuple[tuple[str, ...], CaptureConfig]] = {}
+        #: Called after each commit that emitted outbox events (points wakes up on it).
+        self.on_events: list[Callable[[], None]] = []
+
+    # -- helpers ---------------------------------------------------------------------
+    def _emitted(self) -> None:
+        for callback in self.on_events:
+            callback()
+
+    async def capture_for(self, guild_id: int) -> CaptureConfig:
+        """The compiled capture configuration of a guild (cached per tag list)."""
+        config = await self._settings.get(guild_id)
+        tags = tuple(config["ideas_tags"])
+        cached = self._capture.get(guild_id)
+        if cached is None or cached[0] != tags:
+            cached = (tags, capture_config(config))
+            self._capture[guild_id] = cached
+        return cached[1]
+
+    async def get(self, guild_id: int, number: int) -> Idea:
+        idea = await self._db.read(lambda c: repo.get_by_number(c, guild_id, number))
+        if idea is None:
+            raise NotFound(_NOT_FOUND.format(n=number))
+        return idea
+
+    async def visible(self, guild_id: int, number: int, *, moderator: bool = False) -> Idea:
+        """An idea members may see (hidden ones only for moderators)."""
+        idea = await self.get(guild_id, number)
+        if idea.status is IdeaStatus.HIDDEN and not moderator:
+            raise NotFound(_NOT_FOUND.format(n=number))
+        return idea
+
+    async def by_card(self, card_message_id: int) -> Idea | None:
+        return await self._db.read(lambda c: repo.get_by_card(c, card_message_id))
+
+    async def by_thread(self, thread_id: int) -> Idea | None:
+        return await self._db.read(lambda c: repo.get_by_thread(c, thread_id))
+
+    async def by_source(self, guild_id: int, message_id: int) -> Idea | None:
+        return await self._db.read(lambda c: repo.get_by_source(c, guild_id, message_id))
+
+    # -- capture ---------------------------------------------------------------------
+    async def parse_message(
+        self, guild_id: int, text: str, channel_names: dict[int, str] | None = None
+    ) -> CapturedText | None:
+        """The idea a message announces with a tag, None when untagged; InvalidInput if bad."""
+        config = await self.capture_for(guild_id)
+        with domain_errors():
+            return parse_message(text, config, channel_names=channel_names)
+
+    async def parse_forum_post(
+        self, guild_id: int, title: str, content: str, tags: Iterable[str]
+    ) -> CapturedText:
+        config = await self.capture_for(guild_id)
+        with domain_errors():
+            return parse_forum_post(title, content, tags, config)
+
+    async def check_can_submit(self, guild_id: int, member_id: int) -> None:
+        """Raise RateLimited when the member is blocked or inside the cooldown."""
+        now = self._clock()
+        block = await self._db.read(
+            lambda c: repo.active_block(c, guild_id, member_id, to_iso(now))
+        )
+        if block is not None:
+            until = (
+                f" until <t:{int(datetime.fromisoformat(block['until_at']).timestamp())}:f>"
+                if block["until_at"]
+                else ""
+            )
+            raise RateLimited(f"A moderator paused your idea submissions{until}: {block['reason']}")
+        config = await self._settings.get(guild_id)
+        last = await self._db.read(lambda c: repo.last_submission_at(c, guild_id, member_id))
+        cooldown = config.duration("ideas_cooldown")
+        if last is not None and now - last < cooldown:
+            wait = math.ceil((cooldown - (now - last)).total_seconds())
+            raise RateLimited(f"You just shared an idea; you can share another in {wait}s.")
+
+    async def submit(self, draft: IdeaDraft, *, check_rate: bool = True) -> Submission:
+        """Store a new idea; a source message already captured returns its idea instead."""
+        if draft.source_message_id is not None:
+            existing = await self.by_source(draft.guild_id, draft.source_message_id)
+            if existing is not None:
+                return Submission(existing, created=False)
+        config = await self._settings.get(draft.guild_id)
+        kinds = {str(e).partition("=")[2] or str(e) for e in config["ideas_tags"]} | {"idea"}
+        with domain_errors():
+            draft = replace(
+                draft,
+                title=validate_title(draft.title),
+                body=validate_body(draft.body),
+                kind=validate_kind(draft.kind, kinds),
+            )
+        if check_rate:
+            await self.check_can_submit(draft.guild_id, draft.author_id)
+
+        def unit(conn: sqlite3.Connection) -> tuple[Idea, bool]:
+            if draft.source_message_id is not None:
+                again = repo.get_by_source(conn, draft.guild_id, draft.source_message_id)
+                if again is not None:
+                    return again, False
+            idea_id = repo.insert_idea(conn, draft)
+            common.emit_event(
+                conn,
+                draft.guild_id,
+                events.IDEA_SUBMITTED,
+                subject_id=idea_id,
+                actor_id=draft.author_id,
+                payload={
+                    "author_id": draft.author_id,
+                    "kind": draft.kind,
+                    "source": draft.source,
+                    "contributors": list(draft.contributors),
+                },
+            )
+            idea = repo.get_by_id(conn, idea_id)
+            assert idea is not None
+            return idea, True
+
+        idea, created = await self._db.write(unit)
+        if created:
+            self._emitted()
+            index = self._indexes.get(idea.guild_id)
+            if index is not None:
+                index.add(idea.id, idea.title, idea.body)
+        return Submission(idea, created)
+
+    async def attach_card(
+        self, idea_id: int, channel_id: int, message_id: int, thread_id: int | None
+    ) -> None:
+        await self._db.write(lambda c: repo.set_card(c, idea_id, channel_id, message_id, thread_id))
+
+    # -- similar ideas -----------------------------------------------------------------
+    async def _index(self, guild_id: int) -> SimilarityIndex:
+        index = self._indexes.get(guild_id)
+        if index is not None:
+            return index
+        lock = self._index_locks.setdefault(guild_id, asyncio.Lock())
+        async with lock:
+            index = self._indexes.get(guild_id)
+            if index is None:
+                corpus = await self._db.read(lambda c: repo.similarity_corpus(c, guild_id))
+                index = SimilarityIndex()
+                # Building tokenises every idea: off the event loop.
+                await asyncio.to_thread(index.add_many, corpus)
+                self._indexes[guild_id] = index
+        return index
+
+    async def similar(
+        self, guild_id: int, title: str, body: str = "", *, exclude: Iterable[int] = (), k: int = 3
+    ) -> list[SimilarCandidate]:
+        """Up to ``k`` visible ideas that look like ``title``/``body``, best first."""
+        index = await self._index(guild_id)
+        matches = await asyncio.to_thread(
+            index.similar, title, body, k=k + 2, exclude_ids=frozenset(exclude)
+        )
+        if not matches:
+            return []
+        ideas = await self._db.read(lambda c: repo.load_ideas(c, [m.idea_id for m in matches]))
+        by_id = {i.id: i for i in ideas}
+        out = []
+        for match in matches:
+            idea = by_id.get(match.idea_id)
+            if (
+                idea is None
+                or idea.status in (IdeaStatus.HIDDEN, IdeaStatus.WITHDRAWN)
+                or idea.merged_into
+            ):
+                continue
+            out.append(
+                SimilarCandidate(idea.number, idea.title, idea.status, match.score, idea.support)
+            )
+        return out[:k]
+
+    def _unindex(self, idea: Idea) -> None:
+        index = self._indexes.get(idea.guild_id)
+        if index is not None:
+            index.remove(idea.id)
+
+    def _reindex(self, idea: Idea) -> None:
+        index = self._indexes.get(idea.guild_id)
+        if index is None:
+            return
+        if (
+            idea.status in (IdeaStatus.HIDDEN, IdeaStatus.WITHDRAWN, IdeaStatus.DUPLICATE)
+            or idea.merged_into
+        ):
+            index.remove(idea.id)
+        else:
+            index.add(idea.id, idea.title, idea.body)
+
+    # -- votes ---------------------------------------------------------------------------
+    async def vote(self, guild_id: int, number: int, member_id: int, value: int) -> VoteResult:
+        """Set a member's vote: +1 support, -1 oppose, 0 retract. Voters follow the idea."""
+        if value not in (-1, 0, 1):
+            raise InvalidInput("A vote is support, oppose or nothing.")
+        config = await self._settings.get(guild_id)
+        if value == -1 and not config["ideas_oppose_votes"]:
+            raise InvalidInput("Oppose votes are turned off in this server.")
+
+        def unit(conn: sqlite3.Connection) -> VoteResult:
+            idea = repo.get_by_number(conn, guild_id, number)
+            if idea is None or idea.status is IdeaStatus.HIDDEN:
+                raise NotFound(_NOT_FOUND.format(n=number))
+            if idea.author_id == member_id and value != 0:
+                raise PermissionDenied("You can't vote for your own idea; invite others to.")
+            if value != 0 and not is_open(idea.status):
+                raise Conflict(f"Idea #{number} is `{idea.status.value}`; voting has closed.")
+            if idea.merged_into is not None and value != 0:
+                raise Conflict(f"Idea #{number} was merged; vote on the idea it was merged into.")
+            previous = repo.set_vote(conn, idea.id, guild_id, member_id, value)
+            if previous == value:
+                return VoteResult(idea, previous, value, changed=False)
+            if value != 0:
+                repo.follow(conn, idea.id, guild_id, member_id)
+                common.emit_event(
+                    conn,
+                    guild_id,
+                    events.IDEA_VOTE_CAST,
+                    subject_id=idea.id,
+                    actor_id=member_id,
+                    payload={
+                        "author_id": idea.author_id,
+                        "voter_id": member_id,
+                        "value": value,
+                        "previous": previous,
+                    },
+                )
+            else:
+                common.emit_event(
+                    conn,
+                    guild_id,
+                    events.IDEA_VOTE_RETRACTED,
+                    subject_id=idea.id,
+                    actor_id=member_id,
+                    payload={
+                        "author_id": idea.author_id,
+                        "voter_id": member_id,
+                        "previous": previous,
+                    },
+                )
+            fresh = repo.get_by_id(conn, idea.id)
+            assert fresh is not None
+            return VoteResult(fresh, previous, value, changed=True)
+
+        result = await self._db.write(unit)
+        if result.changed:
+            self._emitted()
+        return result
+
+    async def my_vote(self, guild_id: int, number: int, member_id: int) -> int:
+        idea = await self.get(guild_id, number)
+        return await self._db.read(lambda c: repo.vote_of(c, idea.id, member_id))
+
+    # -- status --------------------------------------------------------------------------
+    async def change_status(
+        self,
+        guild_id: int,
+        number: int,
+        new: IdeaStatus,
+        reason: str | None,
+        actor_id: int,
+        *,
+        moderator: bool,
+    ) -> StatusChange:
+        """Move an idea through its lifecycle (table in bot.domain.ideas), with a reason."""
+
+        def unit(conn: sqlite3.Connection) -> StatusChange:
+            idea = repo.get_by_number(conn, guild_id, number)
+            if idea is None or (idea.status is IdeaStatus.HIDDEN and not moderator):
+                raise NotFound(_NOT_FOUND.format(n=number))
+            if idea.merged_into is not None and new is not IdeaStatus.HIDDEN:
+                raise Conflict(f"Idea #{number} was merged; use `/idea unmerge` first.")
+            with domain_errors():
+                check_transition(
+                    idea.status,
+                    new,
+                    reason,
+                    moderator,
+                    idea.author_id == actor_id,
+                    previous=idea.hidden_from,
+                )
+                clean = validate_reason(reason, required=False)
+            return self._apply_status(conn, idea, new, clean, actor_id)
+
+        change = await self._db.write(unit)
+        self._emitted()
+        self._reindex(change.idea)
+        return change
+
+    def _apply_status(
+        self,
+        conn: sqlite3.Connection,
+        idea: Idea,
+        new: IdeaStatus,
+        reason: str | None,
+        actor_id: int,
+    ) -> StatusChange:
+        old = idea.status
+        hidden_from = old.value if new is IdeaStatus.HIDDEN else None
+        if old is IdeaStatus.HIDDEN:  # un-hiding keeps the decision's original reason
+            reason = reason or idea.status_reason
+        repo.set_status(
+            conn,
+            idea.id,
+            new,
+            reason,
+            hidden_from=hidden_from,
+            first_response=is_first_response(old, new),
+            decision=is_decision(new),
+        )
+        repo.add_event(
+            conn, idea.guild_id, idea.id, "status", actor_id, old.value, new.value, reason
+        )
+        common.emit_event(
+            conn,
+            idea.guild_id,
+            events.IDEA_STATUS_CHANGED,
+            subject_id=idea.id,
+            actor_id=actor_id,
+            payload={
+                "author_id": idea.author_id,
+                "old": old.value,
+                "new": new.value,
+                "reason": reason,
+                "contributors": list(idea.contributors),
+            },
+        )
+        queued: list[int] = []
+        quiet = IdeaStatus.HIDDEN in (old, new)  # moderation is not news for followers
+        if not quiet:
+            for member_id in repo.dm_followers(conn, idea.id, exclude=idea.author_id):
+                repo.queue_notice(
+                    conn, idea.guild_id, member_id, idea.id, old.value, new.value, reason
+                )
+                queued.append(member_id)
+        fresh = repo.get_by_id(conn, idea.id)
+        assert fresh is not None
+        return StatusChange(fresh, old, new, reason, actor_id, tuple(queued))
+
+    # -- editing -------------------------------------------------------------------------
+    async def edit(
+        self,
+        guild_id: int,
+        number: int,
+        actor_id: int,
+        *,
+        title: str | None,
+        body: str | None,
+        moderator: bool,
+    ) -> Idea:
+        """Edit an idea's text: its author while it is `new`, moderators any time."""
+
+        def unit(conn: sqlite3.Connection) -> Idea:
+            idea = repo.get_by_number(conn, guild_id, number)
+            if idea is None or (idea.status is IdeaStatus.HIDDEN and not moderator):
+                raise NotFound(_NOT_FOUND.format(n=number))
+            if not moderator:
+                if idea.author_id != actor_id:
+                    raise PermissionDenied("Only the idea's author or a moderator can edit it.")
+                if idea.status is not IdeaStatus.NEW:
+                    raise Conflict("An idea can be edited by its author only while it is `new`.")
+            with domain_errors():
+                new_title = validate_title(title) if title is not None else idea.title
+                new_body = validate_body(body) if body is not None else idea.body
+            if (new_title, new_body) == (idea.title, idea.body):
+                return idea
+            repo.set_text(conn, idea.id, new_title, new_body)
+            repo.add_event(
+                conn,
+                guild_id,
+                idea.id,
+                "edited",
+                actor_id,
+                None,
+                None,
+                None,
+                {"title": idea.title, "body": idea.body[:1000]},
+            )
+            fresh = repo.get_by_id(conn, idea.id)
+            assert fresh is not None
+            return fresh
+
+        idea = await self._db.write(unit)
+        self._reindex(idea)
+        return idea
+
+    async def source_edited(self, guild_id: int, message_id: int, text: str) -> Idea | None:
+        """The source message changed: update a `new` idea's text (None when nothing to do)."""
+        idea = await self.by_source(guild_id, message_id)
+        if idea is None or idea.status is not IdeaStatus.NEW or idea.source != "message":
+            return None
+        parsed = await self.parse_message(guild_id, text)
+        if parsed is None:
+            return None
+        return await self.edit(
+            guild_id,
+            idea.number,
+            idea.author_id,
+            title=parsed.title,
+            body=parsed.body,
+            moderator=True,
+        )
+
+    async def source_deleted(self, guild_id: int, message_id: int) -> StatusChange | Idea | None:
+        """The source message was deleted: withdraw the idea, or flag it when it has votes."""
+        idea = await self.by_source(guild_id, message_id)
+        if idea is None or not is_open(idea.status):
+            return None
+        if idea.support or idea.oppose:
+            await self._db.write(lambda c: self._flag(c, idea, "source message deleted"))
+            return await self.get(guild_id, idea.number)
+        return await self.change_status(
+            guild_id,
+            idea.number,
+            IdeaStatus.WITHDRAWN,
+            "The source message was deleted.",
+            idea.author_id,
+            moderator=False,
+        )
+
+    @staticmethod
+    def _flag(conn: sqlite3.Connection, idea: Idea, flag: str) -> None:
+        repo.set_flag(conn, idea.id, flag)
+        repo.add_event(conn, idea.guild_id, idea.id, "flagged", None, None, None, flag)
+
+    # -- merge -------------------------------------------------------------------------
+    async def merge(
+        self,
+        guild_id: int,
+        source_no: int,
+        target_no: int,
+        actor_id: int,
+        reason: str | None = None,
+    ) -> MergeResult:
+        """Merge ``source`` into ``target``: votes (no member twice) and followers move, the
+        source's author becomes a contributor of the target, the source becomes a duplicate."""
+        if source_no == target_no:
+            raise InvalidInput("An idea cannot be merged into itself.")
+
+        def unit(conn: sqlite3.Connection) -> MergeResult:
+            source = repo.get_by_number(conn, guild_id, source_no)
+            target = repo.get_by_number(conn, guild_id, target_no)
+            for number, idea in ((source_no, source), (target_no, target)):
+                if idea is None or idea.status is IdeaStatus.HIDDEN:
+                    raise NotFound(_NOT_FOUND.format(n=number))
+            assert source is not None and target is not None
+            if source.merged_into is not None:
+                raise Conflict(f"Idea #{source_no} is already merged.")
+            if target.merged_into is not None or not is_open(target.status):
+                raise Conflict(
+                    f"Idea #{target_no} is `{target.status.value}`; merge into an open idea."
+                )
+            if not is_open(source.status):
+                raise Conflict(
+                    f"Idea #{source_no} is `{source.status.value}`; only open ideas merge."
+                )
+            snapshot = repo.merge_snapshot(conn, source.id, target.id)
+            moved = 0
+            target_votes = snapshot["target_votes"]
+            merged_votes = dict(target_votes)
+            for member, value in snapshot["source_votes"].items():
+                if member not in merged_votes and member != target.author_id:
+                    merged_votes[member] = value
+                    moved += 1
+            repo.replace_votes(conn, target.id, guild_id, merged_votes)
+            repo.replace_votes(conn, source.id, guild_id, {})
+            for member in snapshot["source_followers"]:
+                repo.follow(conn, target.id, guild_id, member)
+            if source.author_id not in (target.author_id, FORMER_MEMBER):
+                repo.add_contributor(conn, target.id, guild_id, source.author_id, "merged_author")
+            text = reason or f"Merged into #{target_no}."
+            self._apply_status(conn, source, IdeaStatus.DUPLICATE, text, actor_id)
+            repo.set_merged_into(conn, source.id, target.id)
+            merge_id = repo.insert_merge(conn, guild_id, source.id, target.id, actor_id, snapshot)
+            repo.add_event(
+                conn,
+                guild_id,
+                target.id,
+                "merged_in",
+                actor_id,
+                None,
+                None,
+                None,
+                {"source": source_no, "moved_votes": moved},
+            )
+            common.emit_event(
+                conn,
+                guild_id,
+                events.IDEA_MERGED,
+                subject_id=source.id,
+                actor_id=actor_id,
+                payload={
+                    "target_id": target.id,
+                    "source_author_id": source.author_id,
+                    "target_author_id": target.author_id,
+                    "moved_voters": [m for m in merged_votes if m not in target_votes],
+                },
+            )
+            new_source = repo.get_by_id(conn, source.id)
+            new_target = repo.get_by_id(conn, target.id)
+            assert new_source is not None and new_target is not None
+            return MergeResult(new_source, new_target, moved, merge_id)
+
+        result = await self._db.write(unit)
+        self._emitted()
+        self._reindex(result.source)
+        return result
+
+    async def unmerge(self, guild_id: int, source_no: int, actor_id: int) -> MergeResult:
+        """Undo the latest merge of ``source``: both ideas get back exactly what they had."""
+
+        def unit(conn: sqlite3.Connection) -> MergeResult:
+            source = repo.get_by_number(conn, guild_id, source_no)
+            if source is None:
+                raise NotFound(_NOT_FOUND.format(n=source_no))
+            merge = repo.open_merge(conn, source.id)
+            if merge is None or source.merged_into is None:
+                raise Conflict(f"Idea #{source_no} is not merged into another idea.")
+            snap: dict[str, Any] = orjson.loads(merge["snapshot"])
+            target = repo.get_by_id(conn, merge["target_id"])
+            assert target is not None
+            repo.replace_votes(
+                conn, source.id, guild_id, {int(k): v for k, v in snap["source_votes"].items()}
+            )
+            repo.replace_votes(
+                conn, target.id, guild_id, {int(k): v for k, v in snap["target_votes"].items()}
+            )
+            repo.replace_followers(conn, source.id, guild_id, snap["source_followers"])
+            repo.replace_followers(conn, target.id, guild_id, snap["target_followers"])
+            repo.replace_contributors(conn, target.id, guild_id, snap["target_contributors"])
+            repo.set_merged_into(conn, source.id, None)
+            restored = IdeaStatus(snap["source_status"])
+            repo.set_status(
+                conn,
+                source.id,
+                restored,
+                snap["source_reason"],
+                hidden_from=None,
+                first_response=False,
+                decision=False,
+            )
+            repo.add_event(
+                conn,
+                guild_id,
+                source.id,
+                "unmerged",
+                actor_id,
+                IdeaStatus.DUPLICATE.value,
+                restored.value,
+                None,
+                {"target": target.number},
+            )
+            repo.close_merge(conn, merge["id"])
+            common.emit_event(
+                conn,
+                guild_id,
+                events.IDEA_UNMERGED,
+                subject_id=source.id,
+                actor_id=actor_id,
+                payload={
+                    "target_id": target.id,
+                    "restored_voters": [int(k) for k in snap["source_votes"]],
+                },
+            )
+            new_source = repo.get_by_id(conn, source.id)
+            new_target = repo.get_by_id(conn, target.id)
+            assert new_source is not None and new_target is not None
+            return MergeResult(new_source, new_target, len(snap["source_votes"]), merge["id"])
+
+        result = await self._db.write(unit)
+        self._emitted()
+        self._reindex(result.source)
+        return result
+
+    # -- moderation ----------------------------------------------------------------------
+    async def block(
+        self, guild_id: int, member_id: int, duration: timedelta | None, reason: str, actor_id: int
+    ) -> datetime | None:
+        """Stop a member submitting ideas (for ``duration``, or until unblocked)."""
+        with domain_errors():
+            clean = validate_reason(reason, required=True)
+        assert clean is not None
+        until = self._clock() + duration if duration else None
+
+        def unit(conn: sqlite3.Connection) -> None:
+            repo.set_block(
+                conn, guild_id, member_id, to_iso(until) if until else None, clean, actor_id
+            )
+            common.record_mod_action(conn, guild_id, actor_id, "idea.block", str(member_id), clean)
+
+        await self._db.write(unit)
+        return until
+
+    async def unblock(self, guild_id: int, member_id: int, actor_id: int) -> None:
+        def unit(conn: sqlite3.Connection) -> bool:
+            removed = repo.remove_block(conn, guild_id, member_id)
+            if removed:
+                common.record_mod_action(
+                    conn, guild_id, actor_id, "idea.unblock", str(member_id), ""
+                )
+            return removed
+
+        if not await self._db.write(unit):
+            raise Conflict("That member is not blocked.")
+
+    # -- browsing ------------------------------------------------------------------------
+    async def browse(
+        self, guild_id: int, filters: ListFilters, sort: SortOrder, page: int = 1
+    ) -> IdeaPage:
+        now = self._clock()
+        since = to_iso(now - timedelta(days=7))
+        rows = await self._db.read(lambda c: repo.list_rows(c, guild_id, filters, since))
+        items = [_Rank(r[0], r[1], r[2], r[3], datetime.fromisoformat(r[4])) for r in rows]
+        ordered = rank(items, sort, now)
+        return await self._page([i.idea_id for i in ordered], page)
+
+    async def _page(self, ids: list[int], page: int) -> IdeaPage:
+        pages = max(1, math.ceil(len(ids) / PAGE_SIZE))
+        page = min(max(1, page), pages)
+        chunk = ids[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        ideas = await self._db.read(lambda c: repo.load_ideas(c, chunk))
+        return IdeaPage(tuple(ideas), page, pages, len(ids))
+
+    async def search(self, guild_id: int, query: str, page: int = 1) -> IdeaPage:
+        """Full-text search; every word must match (prefix matches count)."""
+        words = [w for w in "".join(ch if ch.isalnum() else " " for ch in query).split() if w]
+        if not words:
+            raise InvalidInput("Search for at least one word.")
+        match = " ".join(f'"{w}"*' for w in words[:12])
+        offset = (max(1, page) - 1) * PAGE_SIZE
+        ideas, total = await self._db.read(
+            lambda c: repo.search(c, guild_id, match, PAGE_SIZE, offset)
+        )
+        pages = max(1, math.ceil(total / PAGE_SIZE))
+        return IdeaPage(tuple(ideas), min(max(1, page), pages), pages, total)
+
+    async def history(
+        self, guild_id: int, number: int, *, moderator: bool
+    ) -> tuple[Idea, list[IdeaEvent]]:
+        idea = await self.visible(guild_id, number, moderator=moderator)
+        return idea, await self._db.read(lambda c: repo.events_of(c, idea.id))
+
+    async def overdue(self, guild_id: int) -> tuple[timedelta, list[Idea]]:
+        config = await self._settings.get(guild_id)
+        target = config.duration("ideas_response_target")
+        cutoff = to_iso(self._clock() - target)
+        return target, await self._db.read(lambda c: repo.overdue(c, guild_id, cutoff))
+
+    async def open_cards(self, guild_id: int) -> list[Idea]:
+        return await self._db.read(lambda c: repo.open_cards(c, guild_id))
+
+    # -- following and notifications -------------------------------------------------------
+    async def follow(self, guild_id: int, number: int, member_id: int, on: bool) -> Idea:
+        idea = await self.visible(guild_id, number)
+        if on:
+            await self._db.write(lambda c: repo.follow(c, idea.id, guild_id, member_id))
+        else:
+            await self._db.write(lambda c: repo.unfollow(c, idea.id, member_id))
+        return idea
+
+    async def followers(self, idea_id: int) -> list[int]:
+        return await self._db.read(lambda c: repo.followers(c, idea_id))
+
+    async def set_notifications(self, guild_id: int, member_id: int, on: bool) -> None:
+        await self._db.write(lambda c: repo.set_follower_dms(c, guild_id, member_id, on))
+
+    async def dm_state(self, guild_id: int, member_id: int) -> tuple[bool, datetime | None]:
+        return await self._db.read(lambda c: repo.prefs(c, guild_id, member_id))
+
+    async def pending_notices(self, guild_id: int, member_id: int) -> list[Notice]:
+        return await self._db.read(lambda c: repo.pending_notices(c, guild_id, member_id))
+
+    async def mark_sent(self, guild_id: int, member_id: int, notice_ids: list[int]) -> None:
+        await self._db.write(lambda c: repo.mark_notices_sent(c, guild_id, member_id, notice_ids))
+
+    async def record_comment(self, thread_id: int, member_id: int) -> bool:
+        """A member posted in an idea's thread; True the first time (event emitted)."""
+        idea = await self.by_thread(thread_id)
+        if idea is None or member_id == idea.author_id:
+            return False
+
+        def unit(conn: sqlite3.Connection) -> bool:
+            if not repo.first_comment(conn, idea.id, idea.guild_id, member_id):
+                return False
+            common.emit_event(
+                conn,
+                idea.guild_id,
+                events.IDEA_COMMENTED,
+                subject_id=idea.id,
+                actor_id=member_id,
+                payload={"author_id": idea.author_id, "member_id": member_id},
+            )
+            return True
+
+        first = await self._db.write(unit)
+        if first:
+            self._emitted()
+        return first
+
+    # -- catch-up ----------------------------------------------------------------------
+    async def cursor(self, channel_id: int) -> int | None:
+        return await self._db.read(lambda c: repo.get_cursor(c, channel_id))
+
+    async def advance_cursor(self, guild_id: int, channel_id: int, message_id: int) -> None:
+        await self._db.write(lambda c: repo.advance_cursor(c, guild_id, channel_id, message_id))
+
+    # -- privacy -------------------------------------------------------------------------
+    async def forget(self, guild_id: int, member_id: int) -> dict[str, int]:
+        """Ideas anonymised to "former member", votes removed with counts kept consistent."""
+        report = await self._db.write(lambda c: repo.forget_member(c, guild_id, member_id))
+        self._indexes.pop(guild_id, None)
+        return report
+
+
+class _Rank:
+    """The few numbers the ranking formulas need, per listed idea."""
+
+    __slots__ = ("idea_id", "oppose", "submitted_at", "support", "votes_last_7d")
+
+    def __init__(
+        self, idea_id: int, support: int, oppose: int, recent: int, submitted_at: datetime
+    ):
+        self.idea_id = idea_id
+        self.support = support
+        self.oppose = oppose
+        self.votes_last_7d = recent
+        self.submitted_at = submitted_at
