@@ -405,8 +405,15 @@ class Admin(commands.Cog):
             self.bot.tree.get_commands(type=discord.AppCommandType.chat_input), key=lambda c: c.name
         ):
             lines = _help_lines(cmd, moderator=Access.MODERATOR in levels)
-            if lines and len(embed.fields) < 25:
-                embed.add_field(name=f"/{cmd.name}", value="\n".join(lines)[:1024], inline=False)
+            # A field holds 1,024 characters: a long group continues in the next field.
+            chunk: list[str] = []
+            for line in lines:
+                if chunk and len("\n".join([*chunk, line])) > 1024:
+                    embed.add_field(name=f"/{cmd.name}", value="\n".join(chunk), inline=False)
+                    chunk = []
+                chunk.append(line[:1024])
+            if chunk and len(embed.fields) < 25:
+                embed.add_field(name=f"/{cmd.name}", value="\n".join(chunk), inline=False)
         menus = [c.name for c in self.bot.tree.get_commands(type=discord.AppCommandType.message)]
         if menus:
             embed.set_footer(text="On a message: Apps → " + ", ".join(menus))

@@ -564,6 +564,7 @@ class Ideas(commands.Cog):
         self._cursors: dict[int, tuple[int, int]] = {}  # channel → (guild, newest message id)
         self._flush_task: asyncio.Task[None] | None = None
         self._catchup_lock = asyncio.Lock()
+        self._background: set[asyncio.Task[None]] = set()
         self.capture_menu = app_commands.ContextMenu(
             name="Capture as idea", callback=self.capture_message
         )
@@ -1053,6 +1054,13 @@ class Ideas(commands.Cog):
     # ----------------------------------------------------------------------- catch-up
     @commands.Cog.listener()
     async def on_ready(self) -> None:
+        for guild in self.bot.guilds:  # similar-idea lookups are then instant from the start
+            self._background.add(
+                asyncio.create_task(
+                    self.services.ideas.warm_up(guild.id), name="cocreate:warm-index"
+                )
+            )
+            self._background = {t for t in self._background if not t.done()}
         async with self._catchup_lock:
             for guild in list(self.bot.guilds):
                 try:

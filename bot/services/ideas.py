@@ -207,9 +207,7 @@ class IdeaService:
         idea, created = await self._db.write(unit)
         if created:
             self._emitted()
-            index = self._indexes.get(idea.guild_id)
-            if index is not None:
-                index.add(idea.id, idea.title, idea.body)
+            await self._reindex(idea)
         return Submission(idea, created)
 
     async def attach_card(
@@ -259,12 +257,12 @@ class IdeaService:
             )
         return out[:k]
 
-    def _unindex(self, idea: Idea) -> None:
-        index = self._indexes.get(idea.guild_id)
-        if index is not None:
-            index.remove(idea.id)
+    async def _reindex(self, idea: Idea) -> None:
+        """Keep the guild's similarity index in step with an idea (when it is built).
 
-    def _reindex(self, idea: Idea) -> None:
+        In a thread: the index's lock may be held by a lookup running in another thread,
+        and the event loop must never wait for it.
+        """
         index = self._indexes.get(idea.guild_id)
         if index is None:
             return
@@ -272,9 +270,13 @@ class IdeaService:
             idea.status in (IdeaStatus.HIDDEN, IdeaStatus.WITHDRAWN, IdeaStatus.DUPLICATE)
             or idea.merged_into
         ):
-            index.remove(idea.id)
+            await asyncio.to_thread(index.remove, idea.id)
         else:
-            index.add(idea.id, idea.title, idea.body)
+            await asyncio.to_thread(index.add, idea.id, idea.title, idea.body)
+
+    async def warm_up(self, guild_id: int) -> None:
+        """Build the guild's similarity index ahead of the first lookup (at start)."""
+        await self._index(guild_id)
 
     # -- votes ---------------------------------------------------------------------------
     async def vote(self, guild_id: int, number: int, member_id: int, value: int) -> VoteResult:
@@ -372,7 +374,7 @@ class IdeaService:
 
         change = await self._db.write(unit)
         self._emitted()
-        self._reindex(change.idea)
+        await self._reindex(change.idea)
         return change
 
     def _apply_status(
@@ -469,7 +471,7 @@ class IdeaService:
             return fresh
 
         idea = await self._db.write(unit)
-        self._reindex(idea)
+        await self._reindex(idea)
         return idea
 
     async def source_edited(self, guild_id: int, message_id: int, text: str) -> Idea | None:
@@ -591,7 +593,7 @@ class IdeaService:
 
         result = await self._db.write(unit)
         self._emitted()
-        self._reindex(result.source)
+        await self._reindex(result.source)
         return result
 
     async def unmerge(self, guild_id: int, source_no: int, actor_id: int) -> MergeResult:
@@ -657,7 +659,7 @@ class IdeaService:
 
         result = await self._db.write(unit)
         self._emitted()
-        self._reindex(result.source)
+        await self._reindex(result.source)
         return result
 
     # -- moderation ----------------------------------------------------------------------
