@@ -9,10 +9,12 @@ already running, then stops the scheduler and flushes the database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import pkgutil
 import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import discord
@@ -39,6 +41,12 @@ _HANDLER_TASK_PREFIXES = (
     "discord-ui-dynamic-item-",
     "cocreate:",
 )
+
+
+#: Runs a feature's work on one message (scheduled as its own task, like a listener).
+MessageHandler = Callable[[discord.Message], Coroutine[Any, Any, Any]]
+#: A feature's synchronous triage of a message: the handler to run, or None (most messages).
+MessageRoute = Callable[[discord.Message], MessageHandler | None]
 
 
 def discover_extensions() -> list[str]:
@@ -97,6 +105,7 @@ class CocreateBot(commands.Bot):
         self.started_monotonic = time.monotonic()
         self.synced_commands = False
         self._closing = False
+        self._message_routes: list[MessageRoute] = []
 
     # -- startup ---------------------------------------------------------------------
     async def setup_hook(self) -> None:
@@ -137,6 +146,36 @@ class CocreateBot(commands.Bot):
         self.synced_commands = True
         log.info("Synced %d application commands", len(self.tree.get_commands()))
         return True
+
+    # -- messages --------------------------------------------------------------------
+    def add_message_route(self, route: MessageRoute) -> None:
+        """Let a feature see every message through :meth:`on_message` (see there)."""
+        if route not in self._message_routes:
+            self._message_routes.append(route)
+
+    def remove_message_route(self, route: MessageRoute) -> None:
+        with contextlib.suppress(ValueError):
+            self._message_routes.remove(route)
+
+    async def on_message(self, message: discord.Message) -> None:
+        """The one ``on_message`` every feature shares.
+
+        discord.py schedules a task per listener per message, and most messages concern no
+        feature at all: a cog listener on a busy server would cost more than parsing the
+        message. So features register a synchronous *route* instead: it looks at the
+        message (no await, no database) and returns the coroutine to run only when there
+        is work; that work then gets its own task, as a listener would, with the same
+        error reporting and shutdown wait.
+        """
+        for route in self._message_routes:
+            try:
+                handler = route(message)
+            except Exception:  # one feature's bug must not hide the message from the others
+                log.exception("Message route %r failed on message %s", route, message.id)
+                continue
+            if handler is not None:
+                self._schedule_event(handler, "on_message", message)
+        await self.process_commands(message)
 
     async def on_ready(self) -> None:
         log.info("Connected as %s to %d guild(s)", self.user, len(self.guilds))

@@ -20,8 +20,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.client import CocreateBot
-from bot.domain.guild_config import Access
+from bot.client import CocreateBot, MessageHandler
+from bot.domain.guild_config import Access, GuildConfig
 from bot.domain.idea_model import (
     Idea,
     IdeaDraft,
@@ -547,6 +547,26 @@ async def _kind_autocomplete(
     return [app_commands.Choice(name=k, value=k) for k in kinds if current.lower() in k][:25]
 
 
+@dataclass(frozen=True, slots=True)
+class _MessageRoutes:
+    """What the per-message triage needs from one guild's settings, derived once per
+    settings object (a settings change replaces the object, which invalidates this)."""
+
+    config: GuildConfig
+    watched: frozenset[int]
+    #: Threads under these channels are idea discussions (first comments are recorded).
+    idea_parents: frozenset[int]
+
+    @classmethod
+    def of(cls, config: GuildConfig) -> _MessageRoutes:
+        parents = (config.channel("ideas_channel"), config.channel("ideas_forum"))
+        return cls(
+            config,
+            config.channels("watched_channels"),
+            frozenset(p for p in parents if p is not None),
+        )
+
+
 # -- the cog -------------------------------------------------------------------------------
 class Ideas(commands.Cog):
     """Everything about ideas."""
@@ -565,6 +585,7 @@ class Ideas(commands.Cog):
         self._flush_task: asyncio.Task[None] | None = None
         self._catchup_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
+        self._routes: dict[int, _MessageRoutes] = {}
         self.capture_menu = app_commands.ContextMenu(
             name="Capture as idea", callback=self.capture_message
         )
@@ -582,11 +603,13 @@ class Ideas(commands.Cog):
         )
         self.bot.tree.add_command(self.capture_menu)
         self.services.timers.register(DM_TIMER, self._send_batched_dm)
+        self.bot.add_message_route(self.route_message)
         self._flush_task = asyncio.create_task(
             self._flush_cursors_forever(), name="cocreate:idea-cursors"
         )
 
     async def cog_unload(self) -> None:
+        self.bot.remove_message_route(self.route_message)
         self.bot.tree.remove_command(self.capture_menu.name, type=self.capture_menu.type)
         if self._flush_task:
             self._flush_task.cancel()
@@ -598,27 +621,44 @@ class Ideas(commands.Cog):
                 await task
 
     # ---------------------------------------------------------------- capture: messages
-    @commands.Cog.listener()
-    async def on_message(self, message: discord.Message) -> None:
+    def route_message(self, message: discord.Message) -> MessageHandler | None:
+        """Decide, without awaiting, what a message needs (see ``CocreateBot.on_message``).
+
+        Runs for every message the bot sees, so the common case (an untagged message, or
+        one outside watched channels) does no I/O and allocates nothing beyond the channel
+        cursor. Returns the coroutine to run when there is work.
+        """
         guild = message.guild
         if guild is None or message.author.bot:
-            return
-        channel_id = message.channel.id
-        config = await self.services.guild_settings.get(guild.id)
-        if isinstance(message.channel, discord.Thread):
-            if message.channel.parent_id in (
-                config.channel("ideas_channel"),
-                config.channel("ideas_forum"),
-            ):
-                await self.services.ideas.record_comment(channel_id, message.author.id)
-            return
-        if channel_id not in config.channels("watched_channels"):
-            return
-        self._cursors[channel_id] = (guild.id, message.id)
+            return None
+        config = self.services.guild_settings.cached(guild.id)
+        if config is None:  # first message since start or since a settings change
+            return self.handle_message
+        routes = self._routes.get(guild.id)
+        if routes is None or routes.config is not config:
+            routes = self._routes[guild.id] = _MessageRoutes.of(config)
+        channel = message.channel
+        if isinstance(channel, discord.Thread):
+            return self._record_comment if channel.parent_id in routes.idea_parents else None
+        if channel.id not in routes.watched:
+            return None
+        self._cursors[channel.id] = (guild.id, message.id)
         content = message.content
         if "[" not in content and "#" not in content:  # no tag possible: the fast path
-            return
-        await self._capture_tagged(message)
+            return None
+        return self._capture_tagged
+
+    async def handle_message(self, message: discord.Message) -> None:
+        """Everything this cog does with a message, awaited in place; loads the guild's
+        settings first when :meth:`route_message` could not decide without them."""
+        if message.guild is not None:
+            await self.services.guild_settings.get(message.guild.id)
+        handler = self.route_message(message)
+        if handler is not None and handler != self.handle_message:
+            await handler(message)
+
+    async def _record_comment(self, message: discord.Message) -> None:
+        await self.services.ideas.record_comment(message.channel.id, message.author.id)
 
     async def _capture_tagged(self, message: discord.Message) -> Idea | None:
         assert message.guild is not None
@@ -656,9 +696,11 @@ class Ideas(commands.Cog):
         config = await self.services.guild_settings.get(payload.guild_id)
         if payload.channel_id not in config.channels("watched_channels"):
             return
+        # Same reading as at capture: a tag Discord turned into a channel mention counts.
+        names = {c.id: c.name for c in payload.message.channel_mentions}
         try:
             idea = await self.services.ideas.source_edited(
-                payload.guild_id, payload.message_id, payload.data["content"]
+                payload.guild_id, payload.message_id, payload.data["content"], names
             )
         except UserError as exc:
             log.info("Ignored an edit of source message %s: %s", payload.message_id, exc)
@@ -1377,14 +1419,10 @@ class Ideas(commands.Cog):
         )
         self.refresh_card(result.source)
         self.refresh_card(result.target)
-        change = StatusChange(
-            result.source,
-            IdeaStatus.NEW,
-            IdeaStatus.DUPLICATE,
-            result.source.status_reason,
-            interaction.user.id,
-        )
-        await self.announce_status(change)
+        # The service's own record of the change: the real old status, and the followers
+        # whose DM notices it queued.
+        assert result.change is not None
+        await self.announce_status(result.change)
         await interaction.followup.send(
             f"#{source} is merged into #{target}: {result.moved_votes} vote(s) moved.",
             ephemeral=True,

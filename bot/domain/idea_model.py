@@ -144,6 +144,8 @@ class MergeResult:
     target: Idea
     moved_votes: int
     merge_id: int
+    #: The source's move to `duplicate`, to announce like any status change.
+    change: StatusChange | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -595,10 +595,11 @@ class Driver:
         return InteractionResult(self, inter)
 
     async def slash(
-        self, member: Member, command: str, *, channel: Channel | None = None, **options: Any
+        self, member: Member, command: str, /, *, channel: Channel | None = None, **options: Any
     ) -> InteractionResult:
         """``member`` runs ``/command`` (``"group sub"`` for subcommands) with typed options,
-        checked against what the bot registered."""
+        checked against what the bot registered. ``member`` and ``command`` are positional-only
+        so that commands may have options of those names (``/idea block member:``)."""
         channel = channel or self._default_channel(member)
         data, leaf = self._command_data(member, command, channel)
         opts, resolved = self._options(leaf, options, member, channel, focused=None)
@@ -891,8 +892,16 @@ class Driver:
         modal: Modal | Response | InteractionResult | str,
         values: dict[str, str | list[str]],
     ) -> InteractionResult:
-        """``member`` fills in and submits a modal the bot opened for them."""
+        """``member`` fills in and submits a modal the bot opened for them. A text input the
+        bot prefilled (``value``) is submitted with that text unless ``values`` changes it,
+        as Discord does."""
         found = await self._find_modal(member, modal)
+        prefilled = {
+            cid: spec["value"]
+            for cid, spec in found.fields.items()
+            if spec.get("type") == 4 and isinstance(spec.get("value"), str)
+        }
+        values = {**prefilled, **values}
         unknown_fields = set(values) - set(found.fields)
         if unknown_fields:
             raise InvalidInteraction(

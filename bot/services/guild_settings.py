@@ -30,6 +30,14 @@ class GuildSettingsService:
             self._cache[guild_id] = config
         return config
 
+    def cached(self, guild_id: int) -> GuildConfig | None:
+        """The guild's settings if already loaded, else None; never touches the database.
+
+        For per-message hot paths that must not await. A change replaces the cached object
+        (it is dropped and reloaded), so callers may key derived data on its identity.
+        """
+        return self._cache.get(guild_id)
+
     def default(self, key: str) -> Any:
         return self._defaults[key]
 

@@ -387,8 +387,8 @@ class IdeaService:
     ) -> StatusChange:
         old = idea.status
         hidden_from = old.value if new is IdeaStatus.HIDDEN else None
-        if old is IdeaStatus.HIDDEN:  # un-hiding keeps the decision's original reason
-            reason = reason or idea.status_reason
+        if old is IdeaStatus.HIDDEN:  # un-hiding restores the decision's original reason
+            reason = reason or repo.reason_before_hiding(conn, idea.id)
         repo.set_status(
             conn,
             idea.id,
@@ -399,7 +399,16 @@ class IdeaService:
             decision=is_decision(new),
         )
         repo.add_event(
-            conn, idea.guild_id, idea.id, "status", actor_id, old.value, new.value, reason
+            conn,
+            idea.guild_id,
+            idea.id,
+            "status",
+            actor_id,
+            old.value,
+            new.value,
+            reason,
+            # Hiding replaces the reason on the idea; un-hiding brings this one back.
+            {"previous_reason": idea.status_reason} if new is IdeaStatus.HIDDEN else None,
         )
         common.emit_event(
             conn,
@@ -474,12 +483,18 @@ class IdeaService:
         await self._reindex(idea)
         return idea
 
-    async def source_edited(self, guild_id: int, message_id: int, text: str) -> Idea | None:
+    async def source_edited(
+        self,
+        guild_id: int,
+        message_id: int,
+        text: str,
+        channel_names: dict[int, str] | None = None,
+    ) -> Idea | None:
         """The source message changed: update a `new` idea's text (None when nothing to do)."""
         idea = await self.by_source(guild_id, message_id)
         if idea is None or idea.status is not IdeaStatus.NEW or idea.source != "message":
             return None
-        parsed = await self.parse_message(guild_id, text)
+        parsed = await self.parse_message(guild_id, text, channel_names)
         if parsed is None:
             return None
         return await self.edit(
@@ -559,7 +574,7 @@ class IdeaService:
             if source.author_id not in (target.author_id, FORMER_MEMBER):
                 repo.add_contributor(conn, target.id, guild_id, source.author_id, "merged_author")
             text = reason or f"Merged into #{target_no}."
-            self._apply_status(conn, source, IdeaStatus.DUPLICATE, text, actor_id)
+            change = self._apply_status(conn, source, IdeaStatus.DUPLICATE, text, actor_id)
             repo.set_merged_into(conn, source.id, target.id)
             merge_id = repo.insert_merge(conn, guild_id, source.id, target.id, actor_id, snapshot)
             repo.add_event(
@@ -589,7 +604,9 @@ class IdeaService:
             new_source = repo.get_by_id(conn, source.id)
             new_target = repo.get_by_id(conn, target.id)
             assert new_source is not None and new_target is not None
-            return MergeResult(new_source, new_target, moved, merge_id)
+            return MergeResult(
+                new_source, new_target, moved, merge_id, replace(change, idea=new_source)
+            )
 
         result = await self._db.write(unit)
         self._emitted()

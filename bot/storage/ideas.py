@@ -225,6 +225,19 @@ def similarity_corpus(conn: sqlite3.Connection, guild_id: int) -> list[tuple[int
     ]
 
 
+def reason_before_hiding(conn: sqlite3.Connection, idea_id: int) -> str | None:
+    """The status reason an idea had when it was last hidden (kept in that event's detail)."""
+    row = conn.execute(
+        "SELECT detail FROM idea_events WHERE idea_id = ? AND kind = 'status' "
+        "AND new_status = 'hidden' ORDER BY id DESC LIMIT 1",
+        (idea_id,),
+    ).fetchone()
+    if row is None or not row[0]:
+        return None
+    reason: str | None = orjson.loads(row[0]).get("previous_reason")
+    return reason
+
+
 def events_of(conn: sqlite3.Connection, idea_id: int) -> list[IdeaEvent]:
     out = []
     for r in conn.execute(
@@ -513,7 +526,15 @@ def insert_merge(
     cur = conn.execute(
         "INSERT INTO idea_merges (guild_id, source_id, target_id, actor_id, snapshot, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?)",
-        (guild_id, source_id, target_id, actor_id, orjson.dumps(snapshot).decode(), now_iso()),
+        (
+            guild_id,
+            source_id,
+            target_id,
+            actor_id,
+            # Vote maps are keyed by member id (int); JSON keys are strings, read back by int().
+            orjson.dumps(snapshot, option=orjson.OPT_NON_STR_KEYS).decode(),
+            now_iso(),
+        ),
     )
     return int(cur.lastrowid or 0)
 
