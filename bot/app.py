@@ -18,6 +18,7 @@ from bot.services.audit import AuditService
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.guilds import GuildService
 from bot.services.ideas import IdeaService
+from bot.services.points import PointsService
 from bot.services.privacy import PrivacyService
 from bot.settings import Settings
 from bot.storage.database import Database
@@ -44,6 +45,7 @@ class Services:
     audit: AuditService
     guilds: GuildService
     ideas: IdeaService
+    points: PointsService
     timers: TimerService
     clock: Callable[[], datetime] = field(default=_utcnow)
 
@@ -94,6 +96,9 @@ def create_services(settings: Settings, *, clock: Callable[[], datetime] | None 
     privacy = PrivacyService(db)
     ideas = IdeaService(db, guild_settings, now)
     privacy.register("ideas", ideas.forget)
+    points = PointsService(db, guild_settings, now)
+    privacy.register("points", points.forget)
+    ideas.on_events.append(points.notify)  # the consumer wakes after each idea commit
     return Services(
         settings=settings,
         db=db,
@@ -102,6 +107,7 @@ def create_services(settings: Settings, *, clock: Callable[[], datetime] | None 
         audit=AuditService(db),
         guilds=GuildService(db),
         ideas=ideas,
+        points=points,
         timers=TimerService(db, now),
         clock=now,
     )
