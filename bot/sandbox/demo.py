@@ -181,6 +181,28 @@ async def scene_ideas(driver: Driver, bot: CocreateBot, c: Community) -> str | N
     return _embed_body(listing)
 
 
+async def scene_points(driver: Driver, bot: CocreateBot, c: Community) -> str | None:
+    """Points follow outcomes: the shipped idea's author leads; a helpful answer is thanked."""
+    await bot.services.points.consume_outbox()  # apply the ideas' events now (idempotent)
+    question = await driver.post(c.help, c.bob, "How do I share a board with a client?")
+    answer = await driver.reply(question, c.dave, "Board menu → Share → Guest link.")
+    await driver.react(answer, c.bob, "✅")
+    await _answer(
+        await driver.slash(
+            c.mod,
+            "points adjust",
+            channel=c.staff,
+            user=c.carol,
+            delta=15,
+            reason="Ran the beta feedback session",
+        )
+    )
+    await _answer(await driver.slash(c.alice, "points show", channel=c.general))
+    await _answer(await driver.slash(c.bob, "points innovators", channel=c.general))
+    board = await _answer(await driver.slash(c.carol, "points leaderboard", channel=c.general))
+    return _embed_body(board)
+
+
 async def scene_members(driver: Driver, bot: CocreateBot, c: Community) -> str | None:
     """Members find out what they can do; one mistypes a setting they may not change."""
     await _answer(await driver.slash(c.alice, "help", channel=c.general))
@@ -205,6 +227,7 @@ SCENES: list[tuple[str, Scene]] = [
     ("A moderator sets Cocreate up", scene_setup),
     ("Members look around", scene_members),
     ("Ideas: captured, voted on, decided", scene_ideas),
+    ("Points reward outcomes", scene_points),
     ("A member asks to be forgotten", scene_privacy),
 ]
 
