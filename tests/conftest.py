@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from bot.app import migrate
 from bot.settings import Settings, load_settings
 from bot.storage.database import Database
+
+# CI explores the same examples on every run (no flaky reds from a new random draw) and
+# has no per-example deadline (a loaded 2-core machine is slow, not wrong). Locally,
+# Hypothesis keeps searching new examples.
+hypothesis_settings.register_profile(
+    "ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.register_profile("dev", deadline=None)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 @pytest.fixture

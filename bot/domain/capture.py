@@ -163,11 +163,11 @@ def parse_message(
     line = f"{before} {after}"
     rest = text[end + 1 :]
 
-    title_line = _clean_title(line)
+    title_line = _strip_leading_tags(_clean_title(line), config, channel_names)
     if not title_line:
         # "[idea]" alone on the first line: the title is the next non-empty line.
         title_line, _, rest = rest.lstrip().partition("\n")
-        title_line = _clean_title(title_line)
+        title_line = _strip_leading_tags(_clean_title(title_line), config, channel_names)
     if not title_line:
         raise DomainError(
             "title_empty",
@@ -176,6 +176,18 @@ def parse_message(
     title, overflow = split_title(title_line)
     body = _join_body(overflow, rest)
     return CapturedText(kind, title, validate_body(body), tuple(labels))
+
+
+def _strip_leading_tags(
+    line: str, config: CaptureConfig, channel_names: Mapping[int, str] | None
+) -> str:
+    """Drop tags that still open the title ("[idea] # [idea] Dark mode" → "Dark mode")."""
+    while line:
+        found = config.find_tag(line, 0, len(line), channel_names)
+        if found is None or line[: found[1]].strip():
+            return line
+        line = _clean_title(line[found[2] :])
+    return line
 
 
 def parse_forum_post(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import orjson
 
 from bot.errors import Conflict, NotFound
+from bot.storage import common
 from bot.storage import privacy as repo
 from bot.storage.database import Database
 
@@ -50,6 +51,9 @@ class PrivacyService:
         report: dict[str, dict[str, int]] = {}
         for feature in sorted(self._handlers):
             report[feature] = await self._handlers[feature](guild_id, user_id)
+        # Last: the event log itself, once every feature has consumed what it needed.
+        scrubbed = await self._db.write(lambda c: common.scrub_outbox(c, guild_id, user_id))
+        report["events"] = {"event records anonymised": scrubbed}
         log.info("Forgot member %s in guild %s: %s", user_id, guild_id, report)
         return report
 

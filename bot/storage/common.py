@@ -165,3 +165,21 @@ def emit_event(
         (guild_id, kind, subject_id, actor_id, orjson.dumps(payload or {}).decode(), now_iso()),
     )
     return int(cur.lastrowid or 0)
+
+
+def scrub_outbox(conn: sqlite3.Connection, guild_id: int, member_id: int) -> int:
+    """Replace a forgotten member's id in past domain events of one guild with 0.
+
+    Run after every feature has consumed the events it needs (their forget handlers catch
+    up first). Snowflakes are 17–20 digits, so a textual replace cannot hit another id.
+    """
+    text = str(member_id)
+    changed = conn.execute(
+        "UPDATE outbox SET actor_id = 0 WHERE guild_id = ? AND actor_id = ?", (guild_id, member_id)
+    ).rowcount
+    changed += conn.execute(
+        "UPDATE outbox SET payload = replace(payload, ?, '0') "
+        "WHERE guild_id = ? AND instr(payload, ?) > 0",
+        (text, guild_id, text),
+    ).rowcount
+    return changed

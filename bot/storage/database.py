@@ -74,6 +74,10 @@ def _configure(conn: sqlite3.Connection, busy_timeout_ms: int, *, writer: bool) 
         if str(mode).lower() != "wal":
             log.warning("SQLite journal mode is %s, not WAL", mode)
     conn.execute("PRAGMA synchronous = NORMAL")
+    # Every unit runs in a SAVEPOINT, whose undo copies of changed pages go to a statement
+    # journal: a temporary *file* by default. In memory it costs a copy, not file writes
+    # (measured: ≈ 18 → 6 µs per vote unit; see `cocreate bench ideas`).
+    conn.execute("PRAGMA temp_store = MEMORY")
 
 
 def _run_batch(conn: sqlite3.Connection, batch: Sequence[_Pending]) -> list[tuple[bool, Any]]:

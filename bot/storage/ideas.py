@@ -10,9 +10,10 @@ from typing import Any
 
 import orjson
 
+from bot.domain import events
 from bot.domain.idea_model import FORMER_MEMBER, Idea, IdeaDraft, IdeaEvent, ListFilters, Notice
 from bot.domain.ideas import IdeaStatus
-from bot.storage.common import from_iso, now_iso
+from bot.storage.common import emit_event, from_iso, now_iso
 
 _IDEA_COLUMNS = (
     "id, guild_id, number, kind, title, body, author_id, status, status_reason, source, "
@@ -22,7 +23,15 @@ _IDEA_COLUMNS = (
 )
 
 
-def _idea(conn: sqlite3.Connection, row: sqlite3.Row, *, details: bool = True) -> Idea:
+def _idea(
+    conn: sqlite3.Connection,
+    row: sqlite3.Row,
+    *,
+    details: bool = True,
+    counts: tuple[int, int] | None = None,
+) -> Idea:
+    """The Idea of a row of ``_IDEA_COLUMNS``; ``counts`` (support, oppose) replace the
+    row's when the caller changed them after reading it."""
     tags: tuple[str, ...] = ()
     contributors: tuple[int, ...] = ()
     if details:
@@ -58,8 +67,8 @@ def _idea(conn: sqlite3.Connection, row: sqlite3.Row, *, details: bool = True) -
         card_channel_id=row["card_channel_id"],
         card_message_id=row["card_message_id"],
         thread_id=row["thread_id"],
-        support=row["support"],
-        oppose=row["oppose"],
+        support=row["support"] if counts is None else counts[0],
+        oppose=row["oppose"] if counts is None else counts[1],
         created_at=created,
         updated_at=updated,
         first_response_at=from_iso(row["first_response_at"]),
@@ -105,6 +114,27 @@ def get_by_thread(conn: sqlite3.Connection, thread_id: int) -> Idea | None:
         f"SELECT {_IDEA_COLUMNS} FROM ideas WHERE thread_id = ?", (thread_id,)
     ).fetchone()
     return None if row is None else _idea(conn, row)
+
+
+def get_for_vote(
+    conn: sqlite3.Connection, guild_id: int, number: int, member_id: int
+) -> sqlite3.Row | None:
+    """Idea #``number``'s row with ``member_id``'s current vote on it as ``my_vote`` (NULL
+    for none), in one query. The vote path runs for every voter at once: it checks the
+    row's few columns and builds the Idea once, after the vote (:func:`idea_from_row`)."""
+    row: sqlite3.Row | None = conn.execute(
+        f"SELECT {_IDEA_COLUMNS}, (SELECT v.value FROM idea_votes v WHERE v.idea_id = ideas.id "
+        "AND v.member_id = ?) AS my_vote FROM ideas WHERE guild_id = ? AND number = ?",
+        (member_id, guild_id, number),
+    ).fetchone()
+    return row
+
+
+def idea_from_row(
+    conn: sqlite3.Connection, row: sqlite3.Row, counts: tuple[int, int] | None = None
+) -> Idea:
+    """The full Idea of a row read by this module (e.g. :func:`get_for_vote`)."""
+    return _idea(conn, row, counts=counts)
 
 
 def vote_of(conn: sqlite3.Connection, idea_id: int, member_id: int) -> int:
@@ -433,8 +463,17 @@ def set_vote(
     Returns the previous value (0 when there was none).
     """
     previous = vote_of(conn, idea_id, member_id)
-    if previous == value:
-        return previous
+    if previous != value:
+        apply_vote(conn, idea_id, guild_id, member_id, previous, value)
+    return previous
+
+
+def apply_vote(
+    conn: sqlite3.Connection, idea_id: int, guild_id: int, member_id: int, previous: int, value: int
+) -> tuple[int, int]:
+    """Change a member's vote from ``previous`` (as read in this transaction) to ``value``
+    (±1, or 0 to remove it) and the idea's counts with it; returns the new (support,
+    oppose), read back by the same UPDATE."""
     now = now_iso()
     if value == 0:
         conn.execute(
@@ -449,11 +488,14 @@ def set_vote(
         )
     support = (value == 1) - (previous == 1)
     oppose = (value == -1) - (previous == -1)
-    conn.execute(
-        "UPDATE ideas SET support = support + ?, oppose = oppose + ? WHERE id = ?",
+    # fetchall, not fetchone: the statement must run to its end so that it is reset
+    # before the savepoint is released.
+    (counts,) = conn.execute(
+        "UPDATE ideas SET support = support + ?, oppose = oppose + ? WHERE id = ? "
+        "RETURNING support, oppose",
         (support, oppose, idea_id),
-    )
-    return previous
+    ).fetchall()
+    return int(counts[0]), int(counts[1])
 
 
 def set_status(
@@ -702,18 +744,25 @@ def forget_member(conn: sqlite3.Connection, guild_id: int, member_id: int) -> di
         "UPDATE ideas SET author_id = ? WHERE guild_id = ? AND author_id = ?",
         (FORMER_MEMBER, guild_id, member_id),
     ).rowcount
-    voted = [
-        r[0]
-        for r in conn.execute(
-            "SELECT idea_id FROM idea_votes WHERE guild_id = ? AND member_id = ?",
-            (guild_id, member_id),
-        )
-    ]
+    voted = conn.execute(
+        "SELECT v.idea_id, v.value, i.author_id FROM idea_votes v JOIN ideas i ON i.id = v.idea_id "
+        "WHERE v.guild_id = ? AND v.member_id = ?",
+        (guild_id, member_id),
+    ).fetchall()
     report["votes removed"] = conn.execute(
         "DELETE FROM idea_votes WHERE guild_id = ? AND member_id = ?", (guild_id, member_id)
     ).rowcount
-    for idea_id in voted:
+    for idea_id, value, author_id in voted:
         recount(conn, idea_id)
+        # As if the member had retracted: what the votes paid (points) follows them out.
+        emit_event(
+            conn,
+            guild_id,
+            events.IDEA_VOTE_RETRACTED,
+            subject_id=idea_id,
+            actor_id=FORMER_MEMBER,
+            payload={"author_id": author_id, "voter_id": member_id, "previous": value},
+        )
     for table in (
         "idea_followers",
         "idea_contributors",

@@ -214,7 +214,12 @@ def test_replaying_any_event_sequence_gives_the_same_totals(steps: list[tuple[An
         await world.db.write(lambda c: repo.set_cursor(c, CONSUMER, 0))
         await world.points.consume_outbox()
         assert await world.totals() == once
-        # The same events delivered a second time, as new outbox rows.
+        # The same events delivered a second time, as new outbox rows. Not for sequences
+        # with merges: after a merge the ideas service refuses votes on the source and a
+        # second merge, so such a redelivery describes something that cannot happen (the
+        # cursor replay above still covers them).
+        if any(step[0] in ("merge", "unmerge") for step in steps):
+            return
         world.now = start
         for step in steps:
             await apply_event(world, step)

@@ -186,7 +186,11 @@ async def test_privacy_request_confirm_runs_every_handler_once(
     confirmed, report = await service.confirm(GUILD, request.id, MOD)
     assert confirmed.id == request.id
     assert sorted(calls) == [("ideas", GUILD, MEMBER), ("points", GUILD, MEMBER)]
-    assert report == {"ideas": {"ideas anonymised": 3}, "points": {"ledger rows": 7}}
+    assert report == {
+        "ideas": {"ideas anonymised": 3},
+        "points": {"ledger rows": 7},
+        "events": {"event records anonymised": 0},
+    }
     row = await db.fetchone("SELECT * FROM privacy_requests WHERE id = ?", (request.id,))
     assert row is not None
     assert (row["status"], row["decided_by"]) == ("done", MOD)
@@ -240,7 +244,7 @@ async def test_forget_without_a_request_and_reregistration(
     service.register("ideas", replacement)
     report = await service.forget(GUILD, MEMBER)
     assert sorted(calls) == [("ideas-v2", GUILD, MEMBER), ("points", GUILD, MEMBER)]
-    assert set(report) == {"ideas", "points"}
+    assert set(report) == {"ideas", "points", "events"}
 
 
 # -- guilds ---------------------------------------------------------------------------------
@@ -549,3 +553,28 @@ async def test_new_timer_service_on_same_database_sees_pending_timers(
     other.register("reminder", recorder)
     assert await other.run_due() == 1
     assert recorder.keys == ["r:1"]
+
+
+async def test_forget_scrubs_the_member_from_past_events(db: Database) -> None:
+    member, other, guild = 123456789012345678, 223456789012345678, 1
+    await db.write(
+        lambda c: common.emit_event(
+            c,
+            guild,
+            "idea.vote_cast",
+            subject_id=5,
+            actor_id=member,
+            payload={"author_id": other, "voter_id": member},
+        )
+    )
+    await db.write(
+        lambda c: common.emit_event(
+            c, 2, "idea.vote_cast", actor_id=member, payload={"voter_id": member}
+        )
+    )
+    report = await PrivacyService(db).forget(guild, member)
+    assert report["events"]["event records anonymised"] == 2
+    rows = await db.fetchall("SELECT guild_id, actor_id, payload FROM outbox ORDER BY id")
+    assert rows[0]["actor_id"] == 0 and str(member) not in rows[0]["payload"]
+    assert str(other) in rows[0]["payload"]
+    assert rows[1]["actor_id"] == member  # another guild is untouched
