@@ -58,15 +58,16 @@ MAX_QUERY_TERMS: Final = 32
 # Only the start of a long description is indexed: duplicates show in the gist, and it
 # bounds memory and scoring time at 100,000 ideas.
 BODY_CHARS: Final = 600
-# rapidfuzz scores a whole call without releasing the GIL (≈ 5 µs a candidate): a full
-# shortlist in one call would hold it for milliseconds while the event loop, which needs
-# the GIL too, waits. Calls of this many candidates keep each hold well under 1 ms.
+# rapidfuzz's extract over a dict of choices keeps the GIL for the whole call: measured
+# ≈ 3–4 ms for a full shortlist, while the event loop, which needs the GIL too, waits.
+# Calls of this many candidates keep each hold well under 1 ms; the results are the same.
 FUZZY_BATCH: Final = 100
 # Off the main thread, long work pauses for _PAUSE once per _WORK_SLICE. The event loop
 # needs the GIL at least twice per iteration and, while a worker thread computes, would
 # otherwise wait up to CPython's switch interval (5 ms) each time; a worker that lets go
 # by itself hands it over at once. Measured with `cocreate bench ideas` (c) at 100,000
-# ideas: longest loop stall ≈ 6–7 ms → ≈ 2 ms, for lookups ≈ 20% slower in wall time.
+# ideas on 2 cores: longest loop stall per run ≈ 17–20 ms → ≈ 4–7 ms (an idle loop shows
+# 1–3 ms there), for lookups ≈ 10–20% slower in wall time.
 _WORK_SLICE: Final = 0.001
 _PAUSE: Final = 0.0002
 
