@@ -155,27 +155,16 @@ async def scene_ideas(driver: Driver, bot: CocreateBot, c: Community) -> str | N
             c.bob, "idea status", channel=c.general, number=1, status="planned", reason="Nice!"
         )
     )
-    await _answer(
-        await driver.slash(
-            c.mod,
-            "idea status",
-            channel=c.staff,
-            number=1,
-            status="planned",
-            reason="Top voted this month; scheduled for the 3.2 release.",
+    for status, reason, told in (
+        ("planned", "Top voted this month; scheduled for the 3.2 release.", c.alice),
+        ("implemented", "Shipped in 3.2 — thank you!", c.alice),
+    ):
+        await _answer(
+            await driver.slash(
+                c.mod, "idea status", channel=c.staff, number=1, status=status, reason=reason
+            )
         )
-    )
-    await driver.wait_for_dm(c.alice)
-    await _answer(
-        await driver.slash(
-            c.mod,
-            "idea status",
-            channel=c.staff,
-            number=1,
-            status="implemented",
-            reason="Shipped in 3.2 — thank you!",
-        )
-    )
+        await driver.wait_for_dm(told)
     await driver.wait_for_message(c.shipped)
     listing = await _answer(await driver.slash(c.carol, "idea list", channel=c.general))
     return _embed_body(listing)

@@ -360,9 +360,7 @@ class IdeaService:
         """Move an idea through its lifecycle (table in bot.domain.ideas), with a reason."""
 
         def unit(conn: sqlite3.Connection) -> StatusChange:
-            idea = repo.get_by_number(conn, guild_id, number)
-            if idea is None or (idea.status is IdeaStatus.HIDDEN and not moderator):
-                raise NotFound(_NOT_FOUND.format(n=number))
+            idea = _visible_in(conn, guild_id, number, moderator=moderator)
             if idea.merged_into is not None and new is not IdeaStatus.HIDDEN:
                 raise Conflict(f"Idea #{number} was merged; use `/idea unmerge` first.")
             with domain_errors():
@@ -455,9 +453,7 @@ class IdeaService:
         """Edit an idea's text: its author while it is `new`, moderators any time."""
 
         def unit(conn: sqlite3.Connection) -> Idea:
-            idea = repo.get_by_number(conn, guild_id, number)
-            if idea is None or (idea.status is IdeaStatus.HIDDEN and not moderator):
-                raise NotFound(_NOT_FOUND.format(n=number))
+            idea = _visible_in(conn, guild_id, number, moderator=moderator)
             if not moderator:
                 if idea.author_id != actor_id:
                     raise PermissionDenied("Only the idea's author or a moderator can edit it.")
@@ -825,6 +821,14 @@ class IdeaService:
         report = await self._db.write(lambda c: repo.forget_member(c, guild_id, member_id))
         self._indexes.pop(guild_id, None)
         return report
+
+
+def _visible_in(conn: sqlite3.Connection, guild_id: int, number: int, *, moderator: bool) -> Idea:
+    """Idea #number inside a write unit; hidden ones exist only for moderators."""
+    idea = repo.get_by_number(conn, guild_id, number)
+    if idea is None or (idea.status is IdeaStatus.HIDDEN and not moderator):
+        raise NotFound(_NOT_FOUND.format(n=number))
+    return idea
 
 
 class _Rank:

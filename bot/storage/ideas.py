@@ -82,38 +82,30 @@ def _idea(
 
 
 # -- reads -------------------------------------------------------------------------------
-def get_by_number(conn: sqlite3.Connection, guild_id: int, number: int) -> Idea | None:
-    row = conn.execute(
-        f"SELECT {_IDEA_COLUMNS} FROM ideas WHERE guild_id = ? AND number = ?", (guild_id, number)
-    ).fetchone()
+def _one(conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> Idea | None:
+    """The idea matching ``where`` (a condition on unique columns), or None."""
+    row = conn.execute(f"SELECT {_IDEA_COLUMNS} FROM ideas WHERE {where}", params).fetchone()
     return None if row is None else _idea(conn, row)
+
+
+def get_by_number(conn: sqlite3.Connection, guild_id: int, number: int) -> Idea | None:
+    return _one(conn, "guild_id = ? AND number = ?", (guild_id, number))
 
 
 def get_by_id(conn: sqlite3.Connection, idea_id: int) -> Idea | None:
-    row = conn.execute(f"SELECT {_IDEA_COLUMNS} FROM ideas WHERE id = ?", (idea_id,)).fetchone()
-    return None if row is None else _idea(conn, row)
+    return _one(conn, "id = ?", (idea_id,))
 
 
 def get_by_source(conn: sqlite3.Connection, guild_id: int, message_id: int) -> Idea | None:
-    row = conn.execute(
-        f"SELECT {_IDEA_COLUMNS} FROM ideas WHERE guild_id = ? AND source_message_id = ?",
-        (guild_id, message_id),
-    ).fetchone()
-    return None if row is None else _idea(conn, row)
+    return _one(conn, "guild_id = ? AND source_message_id = ?", (guild_id, message_id))
 
 
 def get_by_card(conn: sqlite3.Connection, card_message_id: int) -> Idea | None:
-    row = conn.execute(
-        f"SELECT {_IDEA_COLUMNS} FROM ideas WHERE card_message_id = ?", (card_message_id,)
-    ).fetchone()
-    return None if row is None else _idea(conn, row)
+    return _one(conn, "card_message_id = ?", (card_message_id,))
 
 
 def get_by_thread(conn: sqlite3.Connection, thread_id: int) -> Idea | None:
-    row = conn.execute(
-        f"SELECT {_IDEA_COLUMNS} FROM ideas WHERE thread_id = ?", (thread_id,)
-    ).fetchone()
-    return None if row is None else _idea(conn, row)
+    return _one(conn, "thread_id = ?", (thread_id,))
 
 
 def get_for_vote(
