@@ -339,6 +339,52 @@ async def test_concurrent_writes_share_few_commits(plain_db: Database) -> None:
     assert await plain_db.fetchval("SELECT count(*) FROM t") == 1000
 
 
+async def test_a_full_batch_commits_without_waiting_for_more_writers(tmp_path: Path) -> None:
+    # A long gather window, so waiting for it would show.
+    async with Database(tmp_path / "d.db", batch_max_rows=100, batch_max_delay_ms=500) as db:
+        await db.execute("CREATE TABLE t (v INTEGER)")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        heavy = db.submit(
+            lambda c: c.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(100)]),
+            weight=100,
+        )
+        await asyncio.wait_for(heavy, 5)
+        assert loop.time() - started < 0.4
+        started = loop.time()
+        await db.execute("INSERT INTO t VALUES (-1)")  # weight 1: waits for company
+        assert loop.time() - started >= 0.4
+        assert await db.fetchval("SELECT count(*) FROM t") == 101
+
+
+async def test_submit_resolves_when_the_batch_commits_and_reports_a_failing_unit(
+    plain_db: Database,
+) -> None:
+    ok = plain_db.submit(lambda c: c.execute("INSERT INTO t (v) VALUES (7)").rowcount)
+    bad = plain_db.submit(lambda c: c.execute("INSERT INTO t (v) VALUES (7)"))  # not unique
+    assert await ok == 1
+    with pytest.raises(sqlite3.IntegrityError):
+        await bad
+    assert await plain_db.fetchval("SELECT count(*) FROM t WHERE v = 7") == 1
+
+
+async def test_checkpoints_run_off_the_writer(tmp_path: Path) -> None:
+    async with Database(tmp_path / "c.db") as db:
+        assert await db.write(lambda c: c.execute("PRAGMA wal_autocheckpoint").fetchone()[0]) > (
+            1000
+        )  # the writer's own checkpoint is only a safety net
+        await db.execute("CREATE TABLE t (v BLOB)")
+        for _ in range(5):
+            await db.execute("INSERT INTO t VALUES (randomblob(100000))")
+        main_file = tmp_path / "c.db"
+        for _ in range(100):  # the checkpointer runs shortly after commits
+            if main_file.stat().st_size > 400_000:
+                break
+            await asyncio.sleep(0.02)
+        assert main_file.stat().st_size > 400_000  # the rows reached the main file
+        assert db.stats.checkpoints >= 1
+
+
 async def test_failing_unit_rolls_back_alone(plain_db: Database) -> None:
     class Broken(Exception):
         pass
