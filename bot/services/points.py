@@ -41,6 +41,7 @@ from bot.domain.points import (
     INNOVATOR_WINDOW,
     PAIR_WINDOW,
     AwardKind,
+    CapGroup,
     InnovatorScore,
     Period,
     PointsRules,
@@ -155,6 +156,13 @@ class _AwardRequest:
     actor_id: int | None
     rules: PointsRules
     future: asyncio.Future[AwardResult]
+    group: CapGroup | None  # the daily cap the award counts against, if any
+    cap_index: int  # that cap's place in CAP_INDEX order (-1: none)
+    cap: int  # the cap (0: none)
+
+
+#: Each cap group's place among the totals row's cap counters.
+CAP_INDEX: dict[CapGroup, int] = {CapGroup(name): i for i, name in enumerate(repo.CAP_COLUMNS)}
 
 
 @dataclass(slots=True)
@@ -201,8 +209,8 @@ class PointsService:
         self._consume_lock = asyncio.Lock()
         self._rules: dict[int, tuple[object, PointsRules]] = {}
         self._awards: list[_AwardRequest] = []
-        self._pruned_day: str | None = None
-        self._flusher: asyncio.Task[None] | None = None
+        self._flush_scheduled = False
+        self._retries: set[asyncio.Task[None]] = set()
 
     # -- settings --------------------------------------------------------------------------
     async def rules(self, guild_id: int) -> PointsRules:
@@ -273,9 +281,8 @@ class PointsService:
         if entry_id is None:
             return AwardResult("duplicate", member_id)
         if granted:
-            repo.add_to_totals(conn, guild_id, member_id, granted, when)
-            if group is not None and granted > 0:
-                repo.add_daily(conn, guild_id, member_id, group.value, day, granted)
+            counted = {group.value: granted} if group is not None and granted > 0 else None
+            repo.add_to_totals(conn, guild_id, member_id, granted, when, day, counted)
         status: Status = "capped" if withheld else "awarded"
         return AwardResult(status, member_id, granted, withheld, entry_id)
 
@@ -298,11 +305,17 @@ class PointsService:
         is the recipient is skipped. Awards made at the same moment share one write unit
         (see :meth:`_pay_many`): one transaction, caps checked in order inside it.
         """
-        rules = await self.rules(guild_id)
+        config = self._settings.cached(guild_id)
+        cached = None if config is None else self._rules.get(guild_id)
+        rules = (
+            cached[1] if cached is not None and cached[0] is config else await self.rules(guild_id)
+        )
         delta = rules.value(kind) if points is None else points
         if delta == 0 or member_id == actor_id or not member_id:
             return AwardResult("skipped", member_id)
-        future: asyncio.Future[AwardResult] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[AwardResult] = loop.create_future()
+        group = CAP_GROUP.get(kind)
         self._awards.append(
             _AwardRequest(
                 guild_id,
@@ -316,36 +329,53 @@ class PointsService:
                 actor_id,
                 rules,
                 future,
+                group,
+                -1 if group is None else CAP_INDEX[group],
+                rules.cap(group),
             )
         )
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush_awards(), name="cocreate:points-awards")
+        if not self._flush_scheduled:
+            # A callback, not a task: it runs after every award already scheduled on the
+            # loop has queued itself, so awards made at the same moment share units.
+            self._flush_scheduled = True
+            loop.call_soon(self._flush_awards)
         return await future
 
-    async def _flush_awards(self) -> None:
-        """Write queued awards in units of up to :data:`AWARD_BATCH` until none are left.
+    def _flush_awards(self) -> None:
+        """Hand queued awards to the writer in units of up to :data:`AWARD_BATCH`.
 
-        The task starts with the first award and runs after every award already scheduled
-        on the loop has queued itself, so concurrent awards share units; all units of a
-        round are submitted at once so the writer commits them together.
+        Nothing here waits: each unit's results are handed out by a callback when its
+        batch commits, so while the writer commits one unit the loop already wakes the
+        callers of the previous one and queues the next (the writer is never idle).
         """
-        while self._awards:
-            queued, self._awards = self._awards, []
-            chunks = [
-                queued[start : start + AWARD_BATCH] for start in range(0, len(queued), AWARD_BATCH)
-            ]
-            await asyncio.gather(*(self._write_chunk(chunk) for chunk in chunks))
-
-    async def _write_chunk(self, batch: list[_AwardRequest]) -> None:
+        self._flush_scheduled = False
+        queued, self._awards = self._awards, []
         at = self._clock()
-        try:
-            results = await self._db.write(lambda c: self._pay_many(c, batch, at))
-        except Exception:
+        for start in range(0, len(queued), AWARD_BATCH):
+            chunk = queued[start : start + AWARD_BATCH]
+            try:
+                done = self._db.submit(
+                    partial(self._pay_many, batch=chunk, at=at), weight=len(chunk)
+                )
+            except Exception as exc:  # the database is closing: nothing was written
+                for req in chunk:
+                    if not req.future.done():
+                        req.future.set_exception(exc)
+                continue
+            done.add_done_callback(partial(self._settle_chunk, chunk, at))
+
+    def _settle_chunk(
+        self, chunk: list[_AwardRequest], at: datetime, done: asyncio.Future[list[AwardResult]]
+    ) -> None:
+        if done.cancelled() or done.exception() is not None:
             # One bad award must not fail the others: retry each in its own unit.
-            log.warning("A batch of %d awards failed; retrying one by one", len(batch))
-            await asyncio.gather(*(self._pay_alone(req, at) for req in batch))
+            log.warning("A batch of %d awards failed; retrying one by one", len(chunk))
+            for req in chunk:
+                task = asyncio.create_task(self._pay_alone(req, at), name="cocreate:points-retry")
+                self._retries.add(task)
+                task.add_done_callback(self._retries.discard)
             return
-        for req, result in zip(batch, results, strict=True):
+        for req, result in zip(chunk, done.result(), strict=True):
             if not req.future.done():
                 req.future.set_result(result)
 
@@ -374,50 +404,86 @@ class PointsService:
             if not req.future.done():
                 req.future.set_result(result)
 
-    @staticmethod
+    @classmethod
     def _pay_many(
-        conn: sqlite3.Connection, batch: list[_AwardRequest], at: datetime
+        cls, conn: sqlite3.Connection, batch: list[_AwardRequest], at: datetime
     ) -> list[AwardResult]:
         """:meth:`_pay` for many awards in one unit, with the same outcome as paying them one
         after another: keys already used (before or earlier in the batch) are duplicates,
-        and each cap counter runs through the batch in order."""
+        and each cap counter runs through the batch in order.
+
+        Used keys are rare (a replayed event, a double click), so the batch is first
+        written as if none were, with ``ON CONFLICT DO NOTHING``; only when fewer rows went
+        in than were planned is the attempt undone and the batch planned again knowing
+        which keys exist. That saves a key lookup per award on the common path.
+        """
         when, day = ts(at), rules_mod.day_key(at)
-        used_keys: set[tuple[int, str]] = set()
-        keys_by_guild: dict[int, list[str]] = {}
-        counters_needed: dict[tuple[int, str], set[int]] = {}
+        conn.execute("SAVEPOINT awards")
+        try:
+            entries, totals, results = cls._plan(conn, batch, set(), when, day)
+            if repo.insert_entries(conn, entries) != len(entries):
+                conn.execute("ROLLBACK TO awards")
+                used_keys: set[tuple[int, str]] = set()
+                keys_by_guild: dict[int, list[str]] = {}
+                for req in batch:
+                    keys_by_guild.setdefault(req.guild_id, []).append(req.key)
+                for guild, keys in keys_by_guild.items():
+                    used_keys.update((guild, k) for k in repo.existing_keys(conn, guild, keys))
+                entries, totals, results = cls._plan(conn, batch, used_keys, when, day)
+                if repo.insert_entries(conn, entries) != len(entries):
+                    raise RuntimeError("award keys changed while a batch was written")
+            repo.add_to_totals_many(conn, totals)
+        finally:
+            conn.execute("RELEASE awards")
+        return results
+
+    @staticmethod
+    def _plan(
+        conn: sqlite3.Connection,
+        batch: list[_AwardRequest],
+        used_keys: set[tuple[int, str]],
+        when: str,
+        day: str,
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[AwardResult]]:
+        """Ledger rows, totals rows (with cap counts) and results for ``batch``, given the
+        keys already used (keys repeated inside the batch are found here)."""
+        members_by_guild: dict[int, set[int]] = {}
         for req in batch:
-            keys_by_guild.setdefault(req.guild_id, []).append(req.key)
-            group = CAP_GROUP.get(req.kind)
-            if group is not None:
-                counters_needed.setdefault((req.guild_id, group.value), set()).add(req.member_id)
-        for guild, keys in keys_by_guild.items():
-            used_keys.update((guild, k) for k in repo.existing_keys(conn, guild, keys))
-        used: dict[tuple[int, int, str], int] = {}
-        for (guild, group_name), members in counters_needed.items():
-            for member, amount in repo.daily_used(conn, guild, group_name, day, members).items():
-                used[(guild, member, rules_mod.CapGroup(group_name))] = amount
+            if req.cap_index >= 0:
+                members_by_guild.setdefault(req.guild_id, set()).add(req.member_id)
+        # What today's cap counters held before this batch...
+        stored: dict[tuple[int, int], tuple[int, ...]] = {}
+        for guild, members in members_by_guild.items():
+            for member, counts in repo.caps_used(conn, guild, day, members).items():
+                stored[guild, member] = counts
+        # ...and what this batch adds: (guild, member) -> [points, count per cap group].
+        acc: dict[tuple[int, int], list[int]] = {}
+        width = 1 + len(CAP_INDEX)
         next_id = repo.max_entry_id(conn) + 1
         entries: list[tuple[Any, ...]] = []
-        totals: dict[tuple[int, int], int] = {}
-        daily: dict[tuple[int, int, str], int] = {}
         results: list[AwardResult] = []
-        cap_group = CAP_GROUP.get
-        capped_delta = rules_mod.capped_delta
+        seen = used_keys.copy()
         for req in batch:
             guild, member, delta = req.guild_id, req.member_id, req.delta
             award_key = (guild, req.key)
-            if award_key in used_keys:
+            if award_key in seen:
                 results.append(AwardResult("duplicate", member))
                 continue
-            used_keys.add(award_key)
-            group = cap_group(req.kind)
+            seen.add(award_key)
+            slot = (guild, member)
+            row = acc.get(slot)
             granted = delta
-            if group is not None:
-                counter = (guild, member, group)
-                granted = capped_delta(delta, used.get(counter, 0), req.rules.cap(group))
-                if granted > 0:
-                    used[counter] = used.get(counter, 0) + granted
-                    daily[counter] = daily.get(counter, 0) + granted
+            index = req.cap_index
+            if index >= 0 and delta > 0 and req.cap > 0:
+                base = stored.get(slot)
+                spent = (base[index] if base else 0) + (row[1 + index] if row else 0)
+                granted = min(delta, max(0, req.cap - spent))
+            if granted:
+                if row is None:
+                    row = acc[slot] = [0] * width
+                row[0] += granted
+                if index >= 0 and granted > 0:
+                    row[1 + index] += granted
             withheld = delta - granted
             entries.append(  # StrEnum members bind as their text: no .value lookups here
                 (
@@ -435,16 +501,12 @@ class PointsService:
                     when,
                 )
             )
-            if granted:
-                totals[guild, member] = totals.get((guild, member), 0) + granted
             results.append(
                 AwardResult("capped" if withheld else "awarded", member, granted, withheld, next_id)
             )
             next_id += 1
-        repo.insert_entries(conn, entries)
-        repo.add_to_totals_many(conn, [(g, m, d, when) for (g, m), d in totals.items()])
-        repo.add_daily_many(conn, [(g, m, grp, day, d) for (g, m, grp), d in daily.items()])
-        return results
+        totals = [(g, m, row[0], when, day, *row[1:]) for (g, m), row in acc.items()]
+        return entries, totals, results
 
     async def award_helpful(
         self, guild_id: int, answerer_id: int, message_id: int, *, actor_id: int
@@ -629,7 +691,6 @@ class PointsService:
         loses nor repeats an event."""
         changed: Changed = set()
         async with self._consume_lock:
-            await self._prune_counters()
             stalled = 0
             while stalled < 2:
                 after = await self._db.read(lambda c: repo.get_cursor(c, CONSUMER))
@@ -643,18 +704,6 @@ class PointsService:
                 # arrived meanwhile: one more round loads them.
                 stalled = 0 if batch.processed else stalled + 1
         return changed
-
-    async def _prune_counters(self) -> None:
-        """Once per UTC day, drop cap counters older than yesterday (only today's are read;
-        yesterday's may still receive a retracted vote's point back)."""
-        today = rules_mod.day_key(self._clock())
-        if today == self._pruned_day:
-            return
-        before = rules_mod.day_key(self._clock() - timedelta(days=1))
-        removed = await self._db.write(lambda c: repo.prune_daily(c, before))
-        self._pruned_day = today
-        if removed:
-            log.debug("Pruned %d daily cap counters before %s", removed, before)
 
     def _consume_unit(self, conn: sqlite3.Connection, rules: dict[int, PointsRules]) -> _Batch:
         cursor = repo.get_cursor(conn, CONSUMER)
@@ -718,6 +767,9 @@ class PointsService:
             if voter != stats.author_id and kind == events.IDEA_VOTE_CAST:
                 repo.add_engagement(conn, event.guild_id, voter, idea, happened)
             pair = repo.get_or_create_pair(conn, event.guild_id, idea, voter, stats.author_id)
+            if pair.event_id >= event.id:
+                return  # a replay: a later event (a merge...) already set this vote
+            pair.event_id = event.id
             self._set_standing(conn, rules, pair, stats, value, at, changed)
             repo.save_stats(conn, stats)
         elif kind == events.IDEA_STATUS_CHANGED:
@@ -872,13 +924,8 @@ class PointsService:
             if result.status == "awarded" and pair.paid_day is not None:
                 # Give the cap back to the day the point was counted on: toggling must
                 # neither gain points nor burn the author's cap.
-                repo.add_daily(
-                    conn,
-                    guild,
-                    pair.author_id,
-                    rules_mod.CapGroup.VOTES.value,
-                    pair.paid_day,
-                    -pair.paid,
+                repo.give_back_cap(
+                    conn, guild, pair.author_id, CapGroup.VOTES, pair.paid_day, pair.paid
                 )
             pair.paid, pair.paid_day = 0, None
             changed.add((guild, pair.author_id))
@@ -1014,30 +1061,36 @@ class PointsService:
         target = repo.get_or_create_stats(
             conn, guild, target_id, int(p.get("target_author_id") or 0), when
         )
+        # A pair already set by this event or a later one is left alone: replaying the
+        # outbox from an old cursor must not move votes cast after the merge.
         if not undo:
             moved = set(_ids(p.get("moved_voters")))
             for pair in repo.pairs_of_idea(conn, guild, source_id):
-                if pair.voter_id is None or not pair.standing:
+                if pair.voter_id is None or not pair.standing or pair.event_id >= event.id:
                     continue
                 standing = pair.parked = pair.standing
+                pair.event_id = event.id
                 self._set_standing(conn, rules, pair, source, 0, at, changed)
                 if pair.voter_id not in moved:
                     continue
                 arriving = repo.get_or_create_pair(
                     conn, guild, target_id, pair.voter_id, target.author_id
                 )
-                if arriving.standing == 0:
+                if arriving.standing == 0 and arriving.event_id < event.id:
                     arriving.moved_from = source_id
+                    arriving.event_id = event.id
                     self._set_standing(conn, rules, arriving, target, standing, at, changed)
         else:
             restored = set(_ids(p.get("restored_voters")))
             for pair in repo.pairs_of_idea(conn, guild, target_id):
-                if pair.moved_from == source_id:
+                if pair.moved_from == source_id and pair.event_id < event.id:
                     pair.moved_from = None
+                    pair.event_id = event.id
                     self._set_standing(conn, rules, pair, target, 0, at, changed)
             for pair in repo.pairs_of_idea(conn, guild, source_id):
-                if pair.voter_id in restored and pair.parked:
+                if pair.voter_id in restored and pair.parked and pair.event_id < event.id:
                     standing, pair.parked = pair.parked, 0
+                    pair.event_id = event.id
                     self._set_standing(conn, rules, pair, source, standing, at, changed)
         repo.save_stats(conn, source)
         repo.save_stats(conn, target)

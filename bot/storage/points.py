@@ -9,7 +9,7 @@ reader connection through :meth:`Database.read`.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -110,6 +110,17 @@ class NewEntry:
     created_at: str
 
 
+#: Cap groups and the totals columns that count them (the names are fixed here, never
+#: taken from input).
+CAP_COLUMNS: dict[str, str] = {
+    "votes": "cap_votes",
+    "ideas": "cap_ideas",
+    "helpful": "cap_helpful",
+    "participation": "cap_participation",
+}
+_CAP_ORDER = tuple(CAP_COLUMNS)
+
+
 def precheck(
     conn: sqlite3.Connection,
     guild_id: int,
@@ -122,12 +133,19 @@ def precheck(
 
     One statement for both questions: it runs once per award, on the hot path.
     """
-    row = conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM points_ledger WHERE guild_id = ?1 AND award_key = ?2), "
-        "COALESCE((SELECT used FROM points_daily WHERE guild_id = ?1 AND day = ?5 "
-        "AND cap_group = ?4 AND member_id = ?3), 0)",
-        (guild_id, award_key, member_id, cap_group or "", day),
-    ).fetchone()
+    if cap_group is None:
+        row = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM points_ledger WHERE guild_id = ? AND award_key = ?), 0",
+            (guild_id, award_key),
+        ).fetchone()
+    else:
+        column = CAP_COLUMNS[cap_group]
+        row = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM points_ledger WHERE guild_id = ?1 AND award_key = ?2), "
+            f"COALESCE((SELECT {column} FROM points_totals WHERE guild_id = ?1 "
+            "AND member_id = ?3 AND cap_day = ?4), 0)",
+            (guild_id, award_key, member_id, day),
+        ).fetchone()
     return bool(row[0]), int(row[1])
 
 
@@ -155,29 +173,62 @@ def insert_entry(conn: sqlite3.Connection, entry: NewEntry) -> int | None:
     return int(cur.lastrowid or 0) if cur.rowcount == 1 else None
 
 
-def add_to_totals(
-    conn: sqlite3.Connection, guild_id: int, member_id: int, delta: int, at: str
-) -> None:
-    """Add ``delta`` to the member's all-time and season totals (an upsert, never a
-    read-then-write, so nothing can slip between reading a balance and writing it)."""
-    conn.execute(
-        "INSERT INTO points_totals (guild_id, member_id, all_time, season, updated_at) "
-        "VALUES (?1, ?2, ?3, ?3, ?4) ON CONFLICT (guild_id, member_id) DO UPDATE SET "
-        "all_time = all_time + excluded.all_time, season = season + excluded.season, "
-        "updated_at = excluded.updated_at",
-        (guild_id, member_id, delta, at),
+# Adds to the totals and, in the same statement, to the day's cap counters. A row keeps
+# the counters of one day (only the current day's can limit an award): a later day starts
+# them again; an earlier one (a clock set back) leaves them alone.
+_TOTALS_UPSERT = (
+    "INSERT INTO points_totals (guild_id, member_id, all_time, season, updated_at, cap_day, "
+    + ", ".join(CAP_COLUMNS.values())
+    + ") VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+    "ON CONFLICT (guild_id, member_id) DO UPDATE SET "
+    "all_time = all_time + excluded.all_time, season = season + excluded.season, "
+    "updated_at = excluded.updated_at, "
+    + "".join(
+        f"{c} = CASE WHEN excluded.cap_day = cap_day THEN {c} + excluded.{c} "
+        f"WHEN excluded.cap_day > cap_day THEN excluded.{c} ELSE {c} END, "
+        for c in CAP_COLUMNS.values()
     )
+    + "cap_day = MAX(cap_day, excluded.cap_day)"
+)
 
 
-def add_daily(
-    conn: sqlite3.Connection, guild_id: int, member_id: int, cap_group: str, day: str, delta: int
+def totals_row(
+    guild_id: int, member_id: int, delta: int, at: str, day: str, capped: Mapping[str, int]
+) -> tuple[Any, ...]:
+    """Parameters of one totals upsert: ``delta`` points, ``capped`` counted per cap group."""
+    return (guild_id, member_id, delta, at, day, *(capped.get(g, 0) for g in _CAP_ORDER))
+
+
+def add_to_totals(
+    conn: sqlite3.Connection,
+    guild_id: int,
+    member_id: int,
+    delta: int,
+    at: str,
+    day: str,
+    capped: Mapping[str, int] | None = None,
 ) -> None:
-    """Add ``delta`` to a member's cap counter of ``cap_group`` on ``day``."""
+    """Add ``delta`` to the member's all-time and season totals and ``capped`` to the
+    day's cap counters (an upsert, never a read-then-write, so nothing can slip between
+    reading a balance and writing it)."""
+    conn.execute(_TOTALS_UPSERT, totals_row(guild_id, member_id, delta, at, day, capped or {}))
+
+
+def add_to_totals_many(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """:func:`add_to_totals` for rows made by :func:`totals_row`."""
+    conn.executemany(_TOTALS_UPSERT, rows)
+
+
+def give_back_cap(
+    conn: sqlite3.Connection, guild_id: int, member_id: int, cap_group: str, day: str, amount: int
+) -> None:
+    """Return ``amount`` to the cap of ``day`` (a retracted vote's point), if the member's
+    counters are still that day's; an older day's can no longer limit anything."""
+    column = CAP_COLUMNS[cap_group]
     conn.execute(
-        "INSERT INTO points_daily (guild_id, member_id, cap_group, day, used) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id, day, cap_group, member_id) "
-        "DO UPDATE SET used = used + excluded.used",
-        (guild_id, member_id, cap_group, day, delta),
+        f"UPDATE points_totals SET {column} = MAX(0, {column} - ?) "
+        "WHERE guild_id = ? AND member_id = ? AND cap_day = ?",
+        (amount, guild_id, member_id, day),
     )
 
 
@@ -201,27 +252,24 @@ def existing_keys(conn: sqlite3.Connection, guild_id: int, keys: Collection[str]
     return found
 
 
-def daily_used(
-    conn: sqlite3.Connection, guild_id: int, cap_group: str, day: str, member_ids: Collection[int]
-) -> dict[int, int]:
-    """Points of ``cap_group`` paid on ``day`` to each of ``member_ids`` (absent: 0)."""
-    used: dict[int, int] = {}
+def caps_used(
+    conn: sqlite3.Connection, guild_id: int, day: str, member_ids: Collection[int]
+) -> dict[int, tuple[int, ...]]:
+    """Each member's cap counters of ``day``, in :data:`CAP_COLUMNS` order (absent: none
+    used)."""
+    used: dict[int, tuple[int, ...]] = {}
     ordered = list(member_ids)
+    columns = ", ".join(CAP_COLUMNS.values())
     for start in range(0, len(ordered), 500):
         chunk = ordered[start : start + 500]
         marks = ",".join("?" * len(chunk))
         for row in conn.execute(
-            f"SELECT member_id, used FROM points_daily WHERE guild_id = ? AND cap_group = ? "
-            f"AND day = ? AND member_id IN ({marks})",
-            (guild_id, cap_group, day, *chunk),
+            f"SELECT member_id, {columns} FROM points_totals WHERE guild_id = ? "
+            f"AND cap_day = ? AND member_id IN ({marks})",
+            (guild_id, day, *chunk),
         ):
-            used[int(row[0])] = int(row[1])
+            used[int(row[0])] = tuple(row[1:])
     return used
-
-
-def prune_daily(conn: sqlite3.Connection, before_day: str) -> int:
-    """Drop cap counters of days before ``before_day`` (no cap reads them any more)."""
-    return conn.execute("DELETE FROM points_daily WHERE day < ?", (before_day,)).rowcount
 
 
 def max_entry_id(conn: sqlite3.Connection) -> int:
@@ -229,36 +277,19 @@ def max_entry_id(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM points_ledger").fetchone()[0])
 
 
-def insert_entries(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+def insert_entries(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> int:
     """Append entries given as (id, guild, member, delta, kind, reason, source_kind,
-    source_id, award_key, actor, withheld, created_at); keys must be new."""
-    conn.executemany(
+    source_id, award_key, actor, withheld, created_at); returns how many went in (an entry
+    whose award key was used before is left out)."""
+    if not rows:
+        return 0
+    cur = conn.executemany(
         "INSERT INTO points_ledger (id, guild_id, member_id, delta, kind, reason, source_kind, "
         "source_id, award_key, actor_id, withheld, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, award_key) DO NOTHING",
         rows,
     )
-
-
-def add_to_totals_many(conn: sqlite3.Connection, rows: list[tuple[int, int, int, str]]) -> None:
-    """:func:`add_to_totals` for (guild, member, delta, at) rows."""
-    conn.executemany(
-        "INSERT INTO points_totals (guild_id, member_id, all_time, season, updated_at) "
-        "VALUES (?1, ?2, ?3, ?3, ?4) ON CONFLICT (guild_id, member_id) DO UPDATE SET "
-        "all_time = all_time + excluded.all_time, season = season + excluded.season, "
-        "updated_at = excluded.updated_at",
-        rows,
-    )
-
-
-def add_daily_many(conn: sqlite3.Connection, rows: list[tuple[int, int, str, str, int]]) -> None:
-    """:func:`add_daily` for (guild, member, cap group, day, delta) rows."""
-    conn.executemany(
-        "INSERT INTO points_daily (guild_id, member_id, cap_group, day, used) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id, day, cap_group, member_id) "
-        "DO UPDATE SET used = used + excluded.used",
-        rows,
-    )
+    return int(cur.rowcount)
 
 
 def entry_by_key(conn: sqlite3.Connection, guild_id: int, award_key: str) -> sqlite3.Row | None:
@@ -311,11 +342,12 @@ class VotePair:
     seq: int
     parked: int = 0
     moved_from: int | None = None
+    event_id: int = 0  # the outbox event that last set ``standing``
 
 
 _PAIR_COLUMNS = (
     "id, guild_id, idea_id, voter_id, author_id, standing, paid, paid_day, first_paid_at, seq, "
-    "parked, moved_from"
+    "parked, moved_from, event_id"
 )
 
 
@@ -348,7 +380,7 @@ def save_pair(conn: sqlite3.Connection, pair: VotePair) -> None:
     """Write back a pair's state (after it was settled)."""
     conn.execute(
         "UPDATE points_vote_pairs SET author_id = ?, standing = ?, paid = ?, paid_day = ?, "
-        "first_paid_at = ?, seq = ?, parked = ?, moved_from = ? WHERE id = ?",
+        "first_paid_at = ?, seq = ?, parked = ?, moved_from = ?, event_id = ? WHERE id = ?",
         (
             pair.author_id,
             pair.standing,
@@ -358,6 +390,7 @@ def save_pair(conn: sqlite3.Connection, pair: VotePair) -> None:
             pair.seq,
             pair.parked,
             pair.moved_from,
+            pair.event_id,
             pair.id,
         ),
     )
@@ -683,9 +716,6 @@ def forget_member(conn: sqlite3.Connection, guild_id: int, member_id: int) -> di
         "DELETE FROM points_season_archive WHERE guild_id = ? AND member_id = ?",
         (guild_id, member_id),
     ).rowcount
-    conn.execute(
-        "DELETE FROM points_daily WHERE guild_id = ? AND member_id = ?", (guild_id, member_id)
-    )
     conn.execute(
         "DELETE FROM points_engagement WHERE guild_id = ? AND member_id = ?",
         (guild_id, member_id),

@@ -113,3 +113,24 @@ async def test_concurrent_awards_and_adjustments_keep_totals_equal_to_the_ledger
             (member,),
         )
         assert used <= 20
+
+
+async def test_a_batch_meeting_used_keys_is_planned_again_with_the_same_outcome(
+    points: PointsService, db: Database
+) -> None:
+    # Batches are first written as if no key were used; a key already in the ledger makes
+    # the batch undo that attempt and plan again. The outcome must be the sequential one.
+    for poll in range(5):
+        await points.award_participation(G, 8, poll)
+    polls = [3, 5, 6, 3, *range(7, 20)]
+    results = await asyncio.gather(*(points.award_participation(G, 8, p) for p in polls))
+    statuses = [r.status for r in results]
+    assert statuses[0] == statuses[3] == "duplicate"
+    assert statuses[1:3] == ["awarded", "awarded"]
+    assert statuses[4:7] == ["awarded"] * 3  # polls 7, 8, 9: the cap of 10 is reached
+    assert set(statuses[7:]) == {"capped"}
+    assert await points.totals(G, 8) == (10, 10)
+    keys = await db.fetchall(
+        "SELECT award_key, COUNT(*) FROM points_ledger WHERE member_id = 8 GROUP BY award_key"
+    )
+    assert len(keys) == 5 + len(set(polls) - {3}) and {k[1] for k in keys} == {1}

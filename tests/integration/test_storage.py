@@ -109,6 +109,46 @@ def test_migrate_from_zero_reaches_latest_and_rerun_is_a_no_op(tmp_path: Path) -
     assert not (tmp_path / "backups").exists()  # a brand-new database needs no backup
 
 
+def test_migration_4_keeps_outbox_ids_unique_and_moves_cap_counters(tmp_path: Path) -> None:
+    migrations = load_migrations()
+    assert migrations[3].version == 4
+    with connect(tmp_path / "v3.db") as conn:
+        apply_migrations(conn, migrations[:3])
+        for kind in ("a", "b", "c"):
+            common.emit_event(conn, 1, kind)
+        conn.execute("INSERT INTO outbox_cursors (consumer, last_id) VALUES ('points', 3)")
+        conn.execute("DELETE FROM outbox WHERE id = 3")  # a purge took the newest event
+        for member, all_time in ((5, 12), (6, 3)):
+            conn.execute(
+                "INSERT INTO points_totals (guild_id, member_id, all_time, season, updated_at) "
+                "VALUES (1, ?, ?, ?, 'x')",
+                (member, all_time, all_time),
+            )
+        conn.executemany(
+            "INSERT INTO points_daily (guild_id, day, cap_group, member_id, used) "
+            "VALUES (1, ?, ?, ?, ?)",
+            [
+                ("2026-03-01", "votes", 5, 9),  # an older day: no longer counts
+                ("2026-03-02", "votes", 5, 4),
+                ("2026-03-02", "participation", 5, 2),
+            ],
+        )
+        apply_migrations(conn, migrations)
+        new_id = common.emit_event(conn, 1, "d")
+        assert new_id == 4  # never 3 again: the points cursor has passed it
+        conn.execute("DELETE FROM outbox WHERE id = 4")
+        assert common.emit_event(conn, 1, "e") == 5  # and never reused after a purge
+        caps = conn.execute(
+            "SELECT member_id, cap_day, cap_votes, cap_ideas, cap_helpful, cap_participation "
+            "FROM points_totals ORDER BY member_id"
+        ).fetchall()
+        assert caps == [(5, "2026-03-02", 4, 0, 0, 2), (6, "", 0, 0, 0, 0)]
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        assert "points_daily" not in tables
+        pair_columns = {r[1] for r in conn.execute("PRAGMA table_info(points_vote_pairs)")}
+        assert "event_id" in pair_columns
+
+
 def test_failing_migration_leaves_the_database_exactly_as_it_was(tmp_path: Path) -> None:
     path, folder = migrated_to_first(tmp_path, FAILING_0002)
     with connect(path) as conn:
