@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import re
+import weakref
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import discord
 from discord import app_commands
@@ -23,6 +25,7 @@ from bot.domain.guild_config import Access, GuildConfig, access_of
 from bot.domain.points import KIND_FAMILIES, Period, RoleBasis, role_changes
 from bot.errors import InvalidInput
 from bot.render import points as render
+from bot.services.points import LeaderboardPage as LeaderboardResult
 from cogs._common import bot_of, mod_log, moderator_only
 from cogs._errors import ReportingDynamicItem
 
@@ -85,23 +88,33 @@ class LeaderboardPage(
     ReportingDynamicItem,
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"points:page:(?P<period>week|month|season|all):(?P<family>[a-z]+|-)"
-    r":(?P<dir>prev|next):(?P<page>\d+)",
+    r":(?P<dir>prev|next):(?P<page>\d+)(?::(?P<image>img))?",
 ):
-    """Previous/next on a leaderboard; the board's period, kind and page live in the id."""
+    """Previous/next on a leaderboard; the board's period, kind, page and whether it is
+    drawn as a picture live in the id (ids from before pictures end at the page: no picture).
+    """
 
     def __init__(
-        self, period: str, family: str | None, direction: str, page: int, *, disabled: bool = False
+        self,
+        period: str,
+        family: str | None,
+        direction: str,
+        page: int,
+        *,
+        image: bool = False,
+        disabled: bool = False,
     ) -> None:
         label = "◀ Previous" if direction == "prev" else "Next ▶"
+        custom_id = f"points:page:{period}:{family or '-'}:{direction}:{page}"
         super().__init__(
             discord.ui.Button(
                 label=label,
                 style=discord.ButtonStyle.secondary,
-                custom_id=f"points:page:{period}:{family or '-'}:{direction}:{page}",
+                custom_id=custom_id + (":img" if image else ""),
                 disabled=disabled,
             )
         )
-        self.period, self.family, self.page = period, family, page
+        self.period, self.family, self.page, self.image = period, family, page, image
 
     @classmethod
     async def from_custom_id(
@@ -110,25 +123,48 @@ class LeaderboardPage(
         family = None if match["family"] == "-" else match["family"]
         if family is not None and family not in KIND_FAMILIES:
             raise InvalidInput("That leaderboard is out of date; run `/points leaderboard` again.")
-        return cls(match["period"], family, match["dir"], int(match["page"]))
+        return cls(
+            match["period"], family, match["dir"], int(match["page"]), image=bool(match["image"])
+        )
 
     async def handle(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer()
-        embed, view = await _cog(interaction).board(
-            interaction, Period(self.period), self.family, self.page
+        board = await _cog(interaction).board(
+            interaction, Period(self.period), self.family, self.page, image=self.image
         )
-        await interaction.edit_original_response(embed=embed, view=view)
+        if not self.image:
+            await interaction.edit_original_response(embed=board.embed, view=board.view)
+            return
+        # Only the files listed stay: the new page's picture replaces the old one, and when
+        # drawing failed the old one goes too (it shows another page).
+        await interaction.edit_original_response(
+            embed=board.embed, view=board.view, attachments=[board.file] if board.file else []
+        )
 
 
-def _pager(period: Period, family: str | None, page: int, has_next: bool) -> discord.ui.View | None:
+def _pager(
+    period: Period, family: str | None, page: int, has_next: bool, *, image: bool = False
+) -> discord.ui.View | None:
     if page == 0 and not has_next:
         return None
     view = discord.ui.View(timeout=None)
     view.add_item(
-        LeaderboardPage(period.value, family, "prev", max(0, page - 1), disabled=page == 0)
+        LeaderboardPage(
+            period.value, family, "prev", max(0, page - 1), image=image, disabled=page == 0
+        )
     )
-    view.add_item(LeaderboardPage(period.value, family, "next", page + 1, disabled=not has_next))
+    view.add_item(
+        LeaderboardPage(period.value, family, "next", page + 1, image=image, disabled=not has_next)
+    )
     return view
+
+
+class _Board(NamedTuple):
+    """A leaderboard page ready to send: its embed, pager and (when asked for) picture."""
+
+    embed: discord.Embed
+    view: discord.ui.View | None
+    file: discord.File | None
 
 
 class Points(commands.Cog):
@@ -147,6 +183,11 @@ class Points(commands.Cog):
         self._consumer: asyncio.Task[None] | None = None
         self._stopping = False
         self._busy = False
+        # One ✅ change at a time per message: an add still being checked and the removal
+        # that follows it must not overtake each other.
+        self._helpful_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(LeaderboardPage)
@@ -281,40 +322,128 @@ class Points(commands.Cog):
         reactor = payload.member
         if reactor is None or reactor.bot:
             return
-        config = await self.services.guild_settings.get(payload.guild_id)
-        help_channels = config.channels("help_channels")
-        if not help_channels:
+        found = await self._help_channel(payload.guild_id, payload.channel_id)
+        if found is None:
             return
-        channel: Any = self.bot.get_channel(payload.channel_id)
-        if channel is None:  # e.g. an older forum post's thread, not in the cache
-            try:
-                channel = await self.bot.fetch_channel(payload.channel_id)
-            except discord.HTTPException:
+        config, channel = found
+        async with self._helpful_lock(payload.message_id):
+            answerer = payload.message_author_id
+            message: discord.Message | None = None
+            if answerer is None:
+                message = await self._fetch(channel, payload.message_id)
+                answerer = message.author.id if message else None
+            if answerer is None or answerer == reactor.id:
                 return
-        parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
-        if payload.channel_id not in help_channels and parent_id not in help_channels:
-            return
-        answerer = payload.message_author_id
-        message: discord.Message | None = None
-        if answerer is None:
-            message = await self._fetch(channel, payload.message_id)
-            answerer = message.author.id if message else None
-        if answerer is None or answerer == reactor.id:
-            return
-        if not await self._may_mark_helpful(reactor, config, channel, payload, message):
-            return
-        result = await self.services.points.award_helpful(
-            payload.guild_id, answerer, payload.message_id, actor_id=reactor.id
-        )
+            if not await self._may_mark_helpful(
+                reactor, config, channel, payload.message_id, message
+            ):
+                return
+            result = await self.services.points.award_helpful(
+                payload.guild_id, answerer, payload.message_id, actor_id=reactor.id
+            )
         if result.delta:
             await self.apply_role_rewards(payload.guild_id, [answerer])
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        """The ✅ that paid is gone: its points go back, unless another qualifying ✅ (the
+        asker's or a moderator's) is still on the answer, which then carries the award."""
+        if str(payload.emoji) != HELPFUL_EMOJI or payload.guild_id is None:
+            return
+        await self._helpful_removed(
+            payload.guild_id, payload.channel_id, payload.message_id, payload.user_id
+        )
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_clear(self, payload: discord.RawReactionClearEvent) -> None:
+        if payload.guild_id is not None:
+            await self._helpful_removed(
+                payload.guild_id, payload.channel_id, payload.message_id, None
+            )
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_clear_emoji(
+        self, payload: discord.RawReactionClearEmojiEvent
+    ) -> None:
+        if str(payload.emoji) == HELPFUL_EMOJI and payload.guild_id is not None:
+            await self._helpful_removed(
+                payload.guild_id, payload.channel_id, payload.message_id, None
+            )
+
+    async def _helpful_removed(
+        self, guild_id: int, channel_id: int, message_id: int, remover_id: int | None
+    ) -> None:
+        """``remover_id`` None: a moderator cleared the reactions, whoever's ✅ paid."""
+        found = await self._help_channel(guild_id, channel_id)
+        if found is None:
+            return
+        config, channel = found
+        async with self._helpful_lock(message_id):
+            undone = await self.services.points.revoke_helpful(
+                guild_id, message_id, actor_id=remover_id
+            )
+            if undone is None:
+                return
+            answerer = undone.member_id
+            if remover_id is not None:
+                await self._carry_over(config, channel, message_id, answerer, remover_id)
+        if answerer:
+            await self.apply_role_rewards(guild_id, [answerer])
+
+    async def _carry_over(
+        self, config: GuildConfig, channel: Any, message_id: int, answerer: int, gone: int
+    ) -> None:
+        """Award again for the first ✅ left on the answer that may mark it helpful."""
+        message = await self._fetch(channel, message_id)
+        if message is None or message.guild is None:
+            return
+        reaction = discord.utils.find(lambda r: str(r.emoji) == HELPFUL_EMOJI, message.reactions)
+        if reaction is None:
+            return
+        try:
+            async for user in reaction.users(limit=100):
+                if user.bot or user.id in (answerer, gone):
+                    continue
+                member = message.guild.get_member(user.id)
+                if member is None:
+                    member = await message.guild.fetch_member(user.id)
+                if await self._may_mark_helpful(member, config, channel, message_id, message):
+                    await self.services.points.award_helpful(
+                        message.guild.id, answerer, message_id, actor_id=member.id
+                    )
+                    return
+        except discord.HTTPException:
+            log.warning("Could not read the ✅ reactions of message %s", message_id)
+
+    def _helpful_lock(self, message_id: int) -> asyncio.Lock:
+        lock = self._helpful_locks.get(message_id)
+        if lock is None:
+            lock = self._helpful_locks[message_id] = asyncio.Lock()
+        return lock
+
+    async def _help_channel(self, guild_id: int, channel_id: int) -> tuple[GuildConfig, Any] | None:
+        """The guild's settings and the channel, if it is (in) a configured help channel."""
+        config = await self.services.guild_settings.get(guild_id)
+        help_channels = config.channels("help_channels")
+        if not help_channels:
+            return None
+        channel: Any = self.bot.get_channel(channel_id)
+        if channel is None:  # e.g. an older forum post's thread, not in the cache
+            try:
+                channel = await self.bot.fetch_channel(channel_id)
+            except discord.HTTPException:
+                return None
+        parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
+        if channel_id not in help_channels and parent_id not in help_channels:
+            return None
+        return config, channel
 
     async def _may_mark_helpful(
         self,
         reactor: discord.Member,
         config: GuildConfig,
         channel: Any,
-        payload: discord.RawReactionActionEvent,
+        message_id: int,
         message: discord.Message | None,
     ) -> bool:
         """The asker (thread starter's author, or author of the message answered) or a
@@ -329,7 +458,7 @@ class Points(commands.Cog):
             return True
         if isinstance(channel, discord.Thread) and await self._thread_asker(channel) == reactor.id:
             return True
-        message = message or await self._fetch(channel, payload.message_id)
+        message = message or await self._fetch(channel, message_id)
         reference = message.reference if message else None
         if reference is None or reference.message_id is None:
             return False
@@ -357,23 +486,60 @@ class Points(commands.Cog):
             return None
 
     # -- commands --------------------------------------------------------------------------
-    async def board(
-        self, interaction: discord.Interaction, period: Period, family: str | None, page: int
-    ) -> tuple[discord.Embed, discord.ui.View | None]:
-        """One leaderboard page and its pager (the command and the buttons share it)."""
+    async def _hidden(self, interaction: discord.Interaction) -> _Hidden:
+        """Who leaderboards and ranks leave out in this guild (who left; staff if set)."""
         guild = interaction.guild
         assert guild is not None
         if not guild.chunked and self.bot.intents.members:
             await guild.chunk()  # once per guild and session: "left" needs the member list
         config = await self.services.guild_settings.get(guild.id)
         rules = await self.services.points.rules(guild.id)
-        hidden = _Hidden(guild, config, exclude_staff=rules.exclude_staff)
+        return _Hidden(guild, config, exclude_staff=rules.exclude_staff)
+
+    async def board(
+        self,
+        interaction: discord.Interaction,
+        period: Period,
+        family: str | None,
+        page: int,
+        *,
+        image: bool = False,
+    ) -> _Board:
+        """One leaderboard page, its pager and, with ``image``, the page drawn as a chart
+        (the command and the buttons share it)."""
+        guild = interaction.guild
+        assert guild is not None
         result = await self.services.points.leaderboard(
-            guild.id, period, family, page=page, per_page=PER_PAGE, exclude=hidden
+            guild.id,
+            period,
+            family,
+            page=page,
+            per_page=PER_PAGE,
+            exclude=await self._hidden(interaction),
         )
-        return render.leaderboard_embed(result, family), _pager(
-            period, family, result.page, result.has_next
-        )
+        embed = render.leaderboard_embed(result, family)
+        view = _pager(period, family, result.page, result.has_next, image=image)
+        file = await self._picture(guild, result, family) if image else None
+        if file is not None:
+            embed.set_image(url=f"attachment://{render.LEADERBOARD_IMAGE}")
+        return _Board(embed, view, file)
+
+    async def _picture(
+        self, guild: discord.Guild, result: LeaderboardResult, family: str | None
+    ) -> discord.File | None:
+        """The page as a PNG, drawn in a worker thread (matplotlib would hold the event loop
+        for tens of milliseconds). None when drawing fails: the board goes out without it."""
+        names = {
+            member_id: member.display_name
+            for _, member_id, _ in result.rows
+            if (member := guild.get_member(member_id)) is not None
+        }
+        try:
+            png = await asyncio.to_thread(render.leaderboard_chart, result, family, names)
+        except Exception:
+            log.exception("Could not draw a leaderboard of guild %s; sending it without", guild.id)
+            return None
+        return discord.File(io.BytesIO(png), filename=render.LEADERBOARD_IMAGE)
 
     @group.command(name="show", description="Your points (or a member's): totals, rank, recent")
     @app_commands.describe(user="Whose points; yours if empty")
@@ -383,27 +549,37 @@ class Points(commands.Cog):
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True)
         target = user or interaction.user
-        result = await self.services.points.show(interaction.guild_id, target.id)
+        result = await self.services.points.show(
+            interaction.guild_id, target.id, exclude=await self._hidden(interaction)
+        )
         await interaction.followup.send(
             embed=render.member_card(result, target.display_name), ephemeral=True
         )
 
     @group.command(name="leaderboard", description="Who contributed most, by period and kind")
-    @app_commands.describe(period="Which period (default: all time)", kind="Only one kind")
+    @app_commands.describe(
+        period="Which period (default: all time)",
+        kind="Only one kind",
+        image="Also draw the page as a picture",
+    )
     @app_commands.choices(period=PERIOD_CHOICES, kind=KIND_CHOICES)
     async def leaderboard(
         self,
         interaction: discord.Interaction,
         period: app_commands.Choice[str] | None = None,
         kind: app_commands.Choice[str] | None = None,
+        image: bool = False,
     ) -> None:
         await interaction.response.defer()
         chosen = Period(period.value) if period else Period.ALL
-        embed, view = await self.board(interaction, chosen, kind.value if kind else None, 0)
-        if view is None:
-            await interaction.followup.send(embed=embed)
-        else:
-            await interaction.followup.send(embed=embed, view=view)
+        board = await self.board(interaction, chosen, kind.value if kind else None, 0, image=image)
+        # discord.py takes a missing view or file, not None.
+        extra: dict[str, Any] = {}
+        if board.view is not None:
+            extra["view"] = board.view
+        if board.file is not None:
+            extra["file"] = board.file
+        await interaction.followup.send(embed=board.embed, **extra)
 
     @group.command(name="history", description="A member's points entries, newest first")
     @app_commands.describe(user="Whose history")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import discord
 
 from bot.domain.points import FORGOTTEN, InnovatorScore, Period
+from bot.render import charts
 from bot.services.points import LeaderboardPage, LedgerEntry, MemberPoints, SeasonStart
 
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
@@ -52,21 +53,56 @@ def member_card(points: MemberPoints, display_name: str) -> discord.Embed:
     return embed
 
 
-def leaderboard_embed(page: LeaderboardPage, family: str | None) -> discord.Embed:
-    """One page of a leaderboard."""
+def leaderboard_title(page: LeaderboardPage, family: str | None) -> str:
+    """ "Leaderboard · the last 7 days · helpful" and the like."""
     scope = PERIOD_TITLES[page.period]
     if page.period is Period.SEASON:
         scope = f"season {page.season_no}"
-    title = f"Leaderboard · {scope}" + (f" · {family}" if family else "")
+    return f"Leaderboard · {scope}" + (f" · {family}" if family else "")
+
+
+def _empty_board(page: LeaderboardPage) -> str:
+    return "Nobody has points here yet." if page.page == 0 else "No more members."
+
+
+def leaderboard_embed(page: LeaderboardPage, family: str | None) -> discord.Embed:
+    """One page of a leaderboard."""
     lines = [
         f"{MEDALS.get(rank, f'`#{rank}`')} {person(member)} — **{points}**"
         for rank, member, points in page.rows
-    ]
-    if not lines:
-        lines = ["Nobody has points here yet." if page.page == 0 else "No more members."]
-    embed = discord.Embed(title=title, description="\n".join(lines), colour=COLOUR)
+    ] or [_empty_board(page)]
+    embed = discord.Embed(
+        title=leaderboard_title(page, family), description="\n".join(lines), colour=COLOUR
+    )
     embed.set_footer(text=f"Page {page.page + 1}")
     return embed
+
+
+#: The file name of a leaderboard picture; the embed shows it as ``attachment://`` + this.
+LEADERBOARD_IMAGE = "leaderboard.png"
+
+
+def leaderboard_chart(page: LeaderboardPage, family: str | None, names: Mapping[int, str]) -> bytes:
+    """One page of a leaderboard drawn as bars (PNG): "#rank name" and points, the podium
+    in gold. ``names`` maps member ids to display names; a forgotten member is "a former
+    member" and one not in ``names`` shows as their id.
+
+    Draws with matplotlib (tens of milliseconds): call it off the event loop.
+    """
+
+    def name(member_id: int) -> str:
+        if member_id == FORGOTTEN:
+            return "a former member"
+        return names.get(member_id) or str(member_id)
+
+    return charts.horizontal_bars(
+        leaderboard_title(page, family),
+        [f"#{rank} {name(member)}" for rank, member, _ in page.rows],
+        [points for _, _, points in page.rows],
+        subtitle=f"Page {page.page + 1}",
+        highlight={i for i, (rank, _, _) in enumerate(page.rows) if rank in MEDALS},
+        empty_text=_empty_board(page),
+    )
 
 
 def history_embed(member_name: str, entries: Sequence[LedgerEntry]) -> discord.Embed:

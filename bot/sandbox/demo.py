@@ -188,7 +188,9 @@ async def scene_points(driver: Driver, bot: CocreateBot, c: Community) -> str | 
     )
     await _answer(await driver.slash(c.alice, "points show", channel=c.general))
     await _answer(await driver.slash(c.bob, "points innovators", channel=c.general))
-    board = await _answer(await driver.slash(c.carol, "points leaderboard", channel=c.general))
+    board = await _answer(
+        await driver.slash(c.carol, "points leaderboard", channel=c.general, image=True)
+    )
     return _embed_body(board)
 
 

@@ -470,6 +470,11 @@ class Driver:
     async def unreact(self, message: Message, member: Person, emoji: str) -> None:
         self.world.remove_reaction(message, _user(member), emoji)
 
+    async def clear_reactions(self, message: Message, by: Person, emoji: str | None = None) -> None:
+        """A moderator removes every reaction (or every ``emoji``) from ``message``
+        (MESSAGE_REACTION_REMOVE_ALL / _EMOJI; needs Manage Messages)."""
+        self.world.clear_reactions(message, _user(by), emoji)
+
     async def join(self, guild: Guild, who: str | User, *, roles: Iterable[Role] = ()) -> Member:
         """A user (new if a name is given) joins ``guild`` (GUILD_MEMBER_ADD)."""
         user = self.world.add_user(who) if isinstance(who, str) else who

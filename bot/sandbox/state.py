@@ -402,6 +402,19 @@ class Guild:
         return data
 
 
+#: Files an embed may show through ``attachment://<filename>`` (Discord: images only).
+EMBED_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height of a PNG or GIF, read from its header; None for anything else."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+    return None
+
+
 @dataclass(eq=False)
 class Attachment:
     id: int
@@ -410,8 +423,11 @@ class Attachment:
     content_type: str | None = None
     description: str | None = None
 
+    def url(self, base_url: str, channel_id: int) -> str:
+        return f"{base_url}/attachments/{channel_id}/{self.id}/{self.filename}"
+
     def to_json(self, base_url: str, channel_id: int) -> Json:
-        url = f"{base_url}/attachments/{channel_id}/{self.id}/{self.filename}"
+        url = self.url(base_url, channel_id)
         data: Json = {
             "id": str(self.id),
             "filename": self.filename,
@@ -423,6 +439,8 @@ class Attachment:
             data["content_type"] = self.content_type
         if self.description:
             data["description"] = self.description
+        if size := image_size(self.data):  # Discord measures uploaded images
+            data["width"], data["height"] = size
         return data
 
 
@@ -550,6 +568,13 @@ class Activity:
 
 EventSink = Callable[[str, Json, int | None, Json | None], None]
 _MENTION = re.compile(r"<@!?(\d+)>")
+#: Embed parts that may show an uploaded file, and the field holding its URL.
+_EMBED_MEDIA = (
+    ("image", "url"),
+    ("thumbnail", "url"),
+    ("author", "icon_url"),
+    ("footer", "icon_url"),
+)
 _ROLE_MENTION = re.compile(r"<@&(\d+)>")
 
 
@@ -1031,6 +1056,7 @@ class World:
         msg.nonce = payload.get("nonce")
         msg.attachments = files
         self._apply_body(msg, payload)
+        self._embed_files(msg)
         if isinstance(poll := payload.get("poll"), dict):
             hours = float(poll.get("duration", 24))
             expiry = datetime.fromtimestamp(time.time() + hours * 3600, UTC).isoformat()
@@ -1119,6 +1145,28 @@ class World:
         if ref is not None and ref.author.id not in msg.mention_ids:
             msg.mention_ids.append(ref.author.id)
 
+    def _embed_files(self, msg: Message) -> None:
+        """Point embeds' ``attachment://<filename>`` images at the message's uploaded file of
+        that name, as Discord does: the stored embed (and what clients receive) carries the
+        file's URL, and its size for an image, and the file shows inside the embed."""
+        files = {a.filename: a for a in msg.attachments}
+        for embed in msg.embeds:
+            for key, field_name in _EMBED_MEDIA:
+                media = embed.get(key)
+                url = media.get(field_name) if isinstance(media, dict) else None
+                if not isinstance(media, dict) or not isinstance(url, str):
+                    continue
+                found = files.get(url.removeprefix("attachment://"))
+                if not url.startswith("attachment://") or found is None:
+                    continue
+                if not found.filename.lower().endswith(EMBED_IMAGE_SUFFIXES):
+                    continue
+                link = found.url(self.base_url, msg.channel_id)
+                resolved = {**media, field_name: link, f"proxy_{field_name}": link}
+                if key in ("image", "thumbnail") and (size := image_size(found.data)):
+                    resolved["width"], resolved["height"] = size
+                embed[key] = resolved
+
     def edit_message(
         self,
         msg: Message,
@@ -1138,6 +1186,7 @@ class World:
             keep = {str(a.get("id")) for a in payload["attachments"] or []}
             msg.attachments = [a for a in msg.attachments if str(a.id) in keep]
         msg.attachments += list(files)
+        self._embed_files(msg)
         msg.flags &= ~128
         msg.edited_timestamp = now_iso()
         self._emit_message("MESSAGE_UPDATE", msg, channel)

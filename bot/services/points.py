@@ -185,6 +185,16 @@ def _entry(row: sqlite3.Row) -> LedgerEntry:
     )
 
 
+def _helpful_state(
+    conn: sqlite3.Connection, guild_id: int, message_id: int
+) -> tuple[list[sqlite3.Row], int]:
+    """(the message's helpful awards, oldest first; how many were taken back)."""
+    rows = repo.source_entries(conn, guild_id, "message", message_id, AwardKind.HELPFUL_ANSWER)
+    undone = sum(str(r["award_key"]).startswith("helpful_undo:") for r in rows)
+    awards = [r for r in rows if not str(r["award_key"]).startswith("helpful_undo:")]
+    return awards, undone
+
+
 def _ids(value: Any) -> list[int]:
     """Member ids from an event payload field, without 0/None (forgotten members)."""
     if not isinstance(value, list):
@@ -511,17 +521,77 @@ class PointsService:
     async def award_helpful(
         self, guild_id: int, answerer_id: int, message_id: int, *, actor_id: int
     ) -> AwardResult:
-        """A ✅ on an answer: once per message, whoever else reacts later."""
-        return await self.award(
-            guild_id,
-            answerer_id,
-            AwardKind.HELPFUL_ANSWER,
-            key=f"helpful:{message_id}",
-            source_kind="message",
-            source_id=message_id,
-            reason="helpful answer",
-            actor_id=actor_id,
-        )
+        """A ✅ on an answer. A message pays once at a time: while its point stands, more
+        ✅s change nothing; once the ✅ that paid is removed (:meth:`revoke_helpful`),
+        another qualifying ✅ may pay again, so toggling never gains anything."""
+        if answerer_id == actor_id or not answerer_id:
+            return AwardResult("skipped", answerer_id)
+        rules = await self.rules(guild_id)
+        value = rules.value(AwardKind.HELPFUL_ANSWER)
+        if not value:
+            return AwardResult("skipped", answerer_id)
+        at = self._clock()
+
+        def unit(conn: sqlite3.Connection) -> AwardResult:
+            awards, undone = _helpful_state(conn, guild_id, message_id)
+            if len(awards) > undone:
+                return AwardResult("duplicate", answerer_id)
+            n = len(awards)
+            return self._pay(
+                conn,
+                rules,
+                guild_id=guild_id,
+                member_id=answerer_id,
+                kind=AwardKind.HELPFUL_ANSWER,
+                delta=value,
+                key=f"helpful:{message_id}" if n == 0 else f"helpful:{message_id}:{n}",
+                reason="helpful answer",
+                source_kind="message",
+                source_id=message_id,
+                actor_id=actor_id,
+                at=at,
+            )
+
+        return await self._db.write(unit)
+
+    async def revoke_helpful(
+        self, guild_id: int, message_id: int, *, actor_id: int | None
+    ) -> AwardResult | None:
+        """The ✅ that paid for an answer was removed: take its points back (and give the
+        day's cap back). None when that member's ✅ is not the one that paid; ``actor_id``
+        None means whoever's ✅ paid (a moderator cleared the reactions)."""
+        rules = await self.rules(guild_id)
+        at = self._clock()
+
+        def unit(conn: sqlite3.Connection) -> AwardResult | None:
+            awards, undone = _helpful_state(conn, guild_id, message_id)
+            if len(awards) <= undone:
+                return None
+            paid = awards[-1]
+            if actor_id is not None and paid["actor_id"] != actor_id:
+                return None
+            member, delta = int(paid["member_id"]), int(paid["delta"])
+            result = self._pay(
+                conn,
+                rules,
+                guild_id=guild_id,
+                member_id=member,
+                kind=AwardKind.HELPFUL_ANSWER,
+                delta=-delta,
+                key=f"helpful_undo:{message_id}:{len(awards) - 1}",
+                reason="✅ removed from the answer",
+                source_kind="message",
+                source_id=message_id,
+                actor_id=actor_id,
+                at=at,
+                capped=False,
+            )
+            if delta > 0 and member:
+                paid_day = rules_mod.day_key(datetime.fromisoformat(paid["created_at"]))
+                repo.give_back_cap(conn, guild_id, member, CapGroup.HELPFUL, paid_day, delta)
+            return result
+
+        return await self._db.write(unit)
 
     async def award_participation(self, guild_id: int, member_id: int, poll_id: int) -> AwardResult:
         """Taking part in a poll or survey: once per poll and member."""
@@ -1096,19 +1166,42 @@ class PointsService:
         repo.save_stats(conn, target)
 
     # -- queries ---------------------------------------------------------------------------
-    async def show(self, guild_id: int, member_id: int, *, recent: int = 5) -> MemberPoints:
-        """A member's totals, rank (among everyone with points) and latest entries."""
+    async def show(
+        self,
+        guild_id: int,
+        member_id: int,
+        *,
+        recent: int = 5,
+        exclude: Container[int] | None = None,
+    ) -> MemberPoints:
+        """A member's totals, rank and latest entries. The rank counts the members with
+        more points, leaving out those in ``exclude`` (who left, staff) as leaderboards do.
+        """
 
-        def read(conn: sqlite3.Connection) -> MemberPoints:
+        def read(conn: sqlite3.Connection) -> tuple[MemberPoints, list[int]]:
             all_time, season = repo.member_totals(conn, guild_id, member_id)
-            rank = repo.rank_of(conn, guild_id, all_time) if all_time > 0 else None
+            above: list[int] = []
+            rank = None
+            if all_time > 0:
+                if exclude is None:
+                    rank = repo.rank_of(conn, guild_id, all_time)
+                else:
+                    above = repo.members_above(conn, guild_id, all_time)
             rows = repo.recent_entries(conn, guild_id, member_id, recent)
             season_no, _ = repo.current_season(conn, guild_id)
-            return MemberPoints(
+            card = MemberPoints(
                 member_id, all_time, season, season_no, rank, [_entry(r) for r in rows]
             )
+            return card, above
 
-        return await self._db.read(read)
+        card, above = await self._db.read(read)
+        if exclude is not None and card.all_time > 0:
+            # Filtered here, on the loop: ``exclude`` may look at Discord's member cache.
+            rank = 1 + sum(1 for m in above if m not in exclude)
+            card = MemberPoints(
+                card.member_id, card.all_time, card.season, card.season_no, rank, card.recent
+            )
+        return card
 
     async def history(self, guild_id: int, member_id: int, *, limit: int = 20) -> list[LedgerEntry]:
         """A member's latest ledger entries, newest first (moderators)."""

@@ -313,6 +313,17 @@ def net_by_member_and_kind(
     return [(int(r[0]), str(r[1]), int(r[2])) for r in rows]
 
 
+def source_entries(
+    conn: sqlite3.Connection, guild_id: int, source_kind: str, source_id: int, kind: str
+) -> list[sqlite3.Row]:
+    """Entries of one kind a source produced, oldest first (the source index)."""
+    return conn.execute(
+        "SELECT id, member_id, delta, award_key, actor_id, created_at FROM points_ledger "
+        "WHERE guild_id = ? AND source_kind = ? AND source_id = ? AND kind = ? ORDER BY id",
+        (guild_id, source_kind, source_id, kind),
+    ).fetchall()
+
+
 def entries_with_key_prefix(
     conn: sqlite3.Connection, guild_id: int, prefix: str
 ) -> list[sqlite3.Row]:
@@ -536,6 +547,17 @@ def rank_of(conn: sqlite3.Connection, guild_id: int, all_time: int) -> int:
         (guild_id, all_time),
     ).fetchone()
     return int(row[0]) + 1
+
+
+def members_above(conn: sqlite3.Connection, guild_id: int, all_time: int) -> list[int]:
+    """Members with more all-time points (the caller leaves out who left, staff...)."""
+    return [
+        int(r[0])
+        for r in conn.execute(
+            "SELECT member_id FROM points_totals WHERE guild_id = ? AND all_time > ?",
+            (guild_id, all_time),
+        )
+    ]
 
 
 def recent_entries(

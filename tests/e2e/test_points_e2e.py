@@ -4,17 +4,22 @@ writes them, with reward roles, moderators' adjustments and paged leaderboards."
 from __future__ import annotations
 
 import asyncio
+import logging
+import struct
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import pytest
 import pytest_asyncio
 from helpers import embed_text, reply_of
 
 from bot.client import CocreateBot
 from bot.domain import events
-from bot.sandbox import Driver, Member, Role, Sandbox
+from bot.render import points as points_render
+from bot.sandbox import Driver, Member, Message, Role, Sandbox
 from bot.sandbox.community import (
     Community,
     configure,
@@ -28,6 +33,7 @@ from bot.storage import common
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
 IDEA = 7001
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass
@@ -308,6 +314,105 @@ async def test_leaderboard_pages_with_buttons_and_hides_members_who_left(env: Po
     assert "Page 1" in embed_text(again)
 
 
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's header (which must be there)."""
+    assert data[:8] == PNG_SIGNATURE and data[12:16] == b"IHDR", data[:16]
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def button(message: Message, prefix: str) -> str:
+    return next(
+        comp["custom_id"]
+        for row in message.components
+        for comp in row["components"]
+        if comp["custom_id"].startswith(prefix)
+    )
+
+
+async def picture_of(env: PointsEnv, board: Message) -> bytes:
+    """The board's one attachment, downloaded like a client would; the embed shows it."""
+    [attachment] = board.attachments
+    assert attachment.filename == "leaderboard.png"
+    url = attachment.to_json(env.driver.world.base_url, board.channel_id)["url"]
+    assert board.embeds[0]["image"]["url"] == url  # the sandbox resolved attachment://
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        assert response.status == 200
+        data = await response.read()
+    assert data == attachment.data
+    return data
+
+
+async def test_leaderboard_picture_is_attached_and_kept_when_paging(
+    env: PointsEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c, d = env.community, env.driver
+    drawn_in: list[threading.Thread] = []
+    draw = points_render.leaderboard_chart
+
+    def watched(*args: Any) -> bytes:
+        drawn_in.append(threading.current_thread())
+        return draw(*args)
+
+    monkeypatch.setattr(points_render, "leaderboard_chart", watched)
+    board = await reply_of(
+        await d.slash(c.alice, "points leaderboard", channel=c.general, image=True)
+    )
+    d.mark_seen()
+    # Drawn in a worker thread: matplotlib never holds up the event loop.
+    assert drawn_in and threading.main_thread() not in drawn_in
+    sent = [
+        call
+        for call in d.sandbox.calls
+        if call.method == "POST" and call.route == "/webhooks/{application_id}/{interaction_token}"
+    ][-1]
+    assert sent.json["embeds"][0]["image"]["url"] == "attachment://leaderboard.png"
+    first = embed_text(board)
+    assert "Leaderboard · all time" in first and "Page 1" in first  # the text list stays
+    assert f"<@{env.crowd[-2].id}>" in first
+    picture = await picture_of(env, board)
+    assert png_size(picture) == (800, 120 + 40 * 10)
+    next_id = button(board, "points:page:all:-:next:")
+    assert next_id.endswith(":img") and len(next_id) <= 100
+    await (await d.click(c.bob, board, next_id)).response()
+    page_two = await d.wait_for_edit(board)
+    second = embed_text(page_two)
+    assert "Page 2" in second and "`#11`" in second
+    rows = len(page_two.embeds[0]["description"].splitlines())
+    again = await picture_of(env, page_two)  # one attachment: the first page's is gone
+    assert again != picture and png_size(again) == (800, 120 + 40 * rows)
+    assert button(page_two, "points:page:all:-:prev:").endswith(":img")
+
+
+async def test_a_picture_that_cannot_be_drawn_leaves_the_board(
+    env: PointsEnv, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    c, d = env.community, env.driver
+    board = await reply_of(
+        await d.slash(c.alice, "points leaderboard", channel=c.general, image=True)
+    )
+    d.mark_seen()
+    assert len(board.attachments) == 1
+
+    def broken(*args: Any) -> bytes:
+        raise RuntimeError("no fonts today")
+
+    monkeypatch.setattr(points_render, "leaderboard_chart", broken)
+    with caplog.at_level(logging.ERROR, logger="cogs.points"):
+        await (await d.click(c.bob, board, button(board, "points:page:all:-:next:"))).response()
+        page_two = await d.wait_for_edit(board)
+    assert "Page 2" in embed_text(page_two)
+    # The first page's picture would be wrong here: it goes, and so does the embed's image.
+    assert page_two.attachments == [] and "image" not in page_two.embeds[0]
+    assert button(page_two, "points:page:all:-:prev:").endswith(":img")  # next time, maybe
+    assert "Could not draw a leaderboard" in caplog.text
+    fresh = await reply_of(
+        await d.slash(c.alice, "points leaderboard", channel=c.general, image=True)
+    )
+    assert "Page 1" in embed_text(fresh) and fresh.attachments == []
+    assert "image" not in fresh.embeds[0]
+
+
 async def test_weekly_leaderboard_by_kind_and_innovators(env: PointsEnv) -> None:
     c, d = env.community, env.driver
     weekly = embed_text(
@@ -333,3 +438,70 @@ async def test_season_start_archives_and_keeps_all_time(env: PointsEnv) -> None:
     assert await env.bot.services.points.totals(c.guild.id, c.carol.id) == (all_time, 0)
     denied = await reply_of(await d.slash(c.bob, "points season start", channel=c.general))
     assert "Only moderators" in denied.content
+
+
+async def handled(env: PointsEnv, event: str, action: Any) -> None:
+    """Run ``action`` and return once the bot's ``on_<event>`` listeners have finished
+    (they change points, which no Discord message shows)."""
+    seen = asyncio.ensure_future(env.bot.wait_for(event, timeout=5))
+    await action
+    await seen
+    # dispatch() creates the listener tasks in the same call that resolves wait_for.
+    running = [t for t in asyncio.all_tasks() if t.get_name() == f"discord.py: on_{event}"]
+    await asyncio.wait_for(asyncio.gather(*running), 5)
+
+
+async def test_removing_the_check_mark_takes_the_points_back_or_passes_them_on(
+    env: PointsEnv,
+) -> None:
+    c, d = env.community, env.driver
+    helper = env.crowd[2]
+    start = await total(env, helper)
+    question = await d.post(c.help, c.bob, "Can I undo an archive?")
+    answer = await d.reply(question, helper, "Yes: Archive → Restore.")
+    await handled(env, "raw_reaction_add", d.react(answer, c.bob, "✅"))  # the asker's pays
+    assert await total(env, helper) == start + 5
+    await handled(env, "raw_reaction_add", d.react(answer, c.mod, "✅"))  # still one award
+
+    async def entries() -> list[tuple[int, int | None]]:
+        history = await env.bot.services.points.history(c.guild.id, helper.id)
+        return [(e.delta, e.actor_id) for e in history if e.kind == "helpful_answer"]
+
+    # The paying ✅ goes: the moderator's, still there, carries the award.
+    await handled(env, "raw_reaction_remove", d.unreact(answer, c.bob, "✅"))
+    assert await entries() == [(5, c.mod.id), (-5, c.bob.id), (5, c.bob.id)]
+    assert await total(env, helper) == start + 5
+    # No qualifying ✅ left: the points go back.
+    await handled(env, "raw_reaction_remove", d.unreact(answer, c.mod, "✅"))
+    assert await total(env, helper) == start
+    await handled(env, "raw_reaction_add", d.react(answer, c.alice, "✅"))  # not the asker
+    assert await total(env, helper) == start
+    await handled(env, "raw_reaction_add", d.react(answer, c.bob, "✅"))  # pays again, once
+    assert await total(env, helper) == start + 5
+    await handled(env, "raw_reaction_clear", d.clear_reactions(answer, c.mod))
+    assert await total(env, helper) == start
+    assert await consistent_totals(env)
+
+
+async def consistent_totals(env: PointsEnv) -> bool:
+    points = env.bot.services.points
+    sums = await points.ledger_sums(env.community.guild.id)
+    return all([await total_of(env, m) == s for m, s in sums.items()])
+
+
+async def total_of(env: PointsEnv, member_id: int) -> int:
+    return (await env.bot.services.points.totals(env.community.guild.id, member_id))[0]
+
+
+async def test_show_ranks_like_the_leaderboard_without_members_who_left(env: PointsEnv) -> None:
+    c, d = env.community, env.driver
+    second = env.crowd[-2]  # the leaderboard test's top scorer left; this one is next
+    mine = await total(env, second)
+    present = d.world.guilds[c.guild.id].members
+    sums = await env.bot.services.points.ledger_sums(c.guild.id)
+    above = [m for m, s in sums.items() if s > mine and m in present]
+    card = embed_text(await reply_of(await d.slash(second, "points show", channel=c.general)))
+    assert f"#{len(above) + 1}" in card
+    leaver = env.crowd[-1]
+    assert sums[leaver.id] > mine and leaver.id not in present  # counted before, not now
+    assert f"#{len(above) + 2}" not in card

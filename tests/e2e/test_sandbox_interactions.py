@@ -3,10 +3,15 @@ sandbox, with one plain discord.py bot shared by the module."""
 
 from __future__ import annotations
 
+import asyncio
+import io
+import struct
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from re import Match
 
+import aiohttp
 import discord
 import pytest
 import pytest_asyncio
@@ -16,6 +21,30 @@ from discord import app_commands
 from bot.sandbox import Driver, InvalidInteraction, Sandbox
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+
+def png(width: int, height: int) -> bytes:
+    """A valid grey PNG of the given size (no imaging library needed)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+FIRST_PNG, SECOND_PNG = png(30, 20), png(40, 10)
+#: The messages discord.py returned to the /picture handler, to check what the bot sees.
+PICTURES: list[discord.Message] = []
+PICTURED = asyncio.Event()  # set once both are in
 
 
 class VoteButton(
@@ -130,6 +159,16 @@ def add_commands(bot: SandboxBot, guild_id: int) -> None:
         except discord.HTTPException as exc:
             bot.errors.append(exc)
 
+    @tree.command(name="picture", description="Answer with a picture, then replace it")
+    async def picture(interaction: discord.Interaction) -> None:
+        await interaction.response.defer()
+        embed = discord.Embed(title="Chart").set_image(url="attachment://chart.png")
+        first = discord.File(io.BytesIO(FIRST_PNG), filename="chart.png")
+        PICTURES.append(await interaction.followup.send(embed=embed, file=first, wait=True))
+        second = discord.File(io.BytesIO(SECOND_PNG), filename="chart.png")
+        PICTURES.append(await interaction.edit_original_response(embed=embed, attachments=[second]))
+        PICTURED.set()
+
     tree.add_command(idea)
     tree.add_command(admin)
     bot.add_dynamic_items(VoteButton)
@@ -160,7 +199,16 @@ async def test_commands_registered_through_bulk_overwrite(env: Env) -> None:
     assert "/applications/{application_id}/commands" in calls
     assert "/applications/{application_id}/guilds/{guild_id}/commands" in calls
     names = {c["name"] for c in env.driver.world.global_commands}
-    assert names == {"idea", "admin", "vote-panel", "feedback", "fruit", "pick", "bad-modal"}
+    assert names == {
+        "idea",
+        "admin",
+        "vote-panel",
+        "feedback",
+        "fruit",
+        "pick",
+        "bad-modal",
+        "picture",
+    }
 
 
 async def test_slash_reaches_handler_with_typed_options(env: Env) -> None:
@@ -284,3 +332,50 @@ async def test_select_updates_the_message(env: Env) -> None:
     assert chosen.message is asked.message
     assert asked.message.content == "Digest on friday"
     assert asked.message.components == []
+
+
+async def test_files_in_followups_and_edits_show_inside_the_embed(env: Env) -> None:
+    d, w = env.driver, env.world
+    PICTURES.clear()
+    PICTURED.clear()
+    result = await d.slash(w.alice, "picture")
+    assert (await result.response()).deferred
+    message = await result.edited(times=2)  # the followup filled "thinking", then the edit
+    # The edit listed only the new file: the first one is gone.
+    assert [(a.filename, a.data) for a in message.attachments] == [("chart.png", SECOND_PNG)]
+    shown = message.attachments[0].to_json(d.world.base_url, message.channel_id)
+    assert (shown["width"], shown["height"]) == (40, 10)
+    # Discord swaps attachment://chart.png for the uploaded file's URL, with its size.
+    image = message.embeds[0]["image"]
+    assert image["url"] == shown["url"] and image["proxy_url"] == shown["url"]
+    assert (image["width"], image["height"]) == (40, 10)
+    await asyncio.wait_for(PICTURED.wait(), 5)  # the handler gets the edit's answer later
+    first, edited = PICTURES
+    assert first.embeds[0].image.width == 30 and first.attachments[0].width == 30
+    assert edited.embeds[0].image.url == shown["url"] and edited.attachments[0].height == 10
+    assert first.attachments[0].id != edited.attachments[0].id
+    async with aiohttp.ClientSession() as session:
+        async with session.get(shown["url"]) as response:
+            assert response.status == 200 and await response.read() == SECOND_PNG
+        async with session.get(first.attachments[0].url) as response:
+            assert response.status == 404  # removed by the edit
+    assert "[file: chart.png]" in d.transcript()
+
+
+async def test_an_embed_only_shows_an_image_file_of_the_same_name(env: Env) -> None:
+    w = env.world
+    general = env.bot.get_channel(w.general.id)
+    assert isinstance(general, discord.TextChannel)
+    embed = discord.Embed(title="Notes").set_image(url="attachment://chart.png")
+    embed.set_thumbnail(url="attachment://notes.txt")
+    sent = await general.send(
+        embed=embed,
+        files=[
+            discord.File(io.BytesIO(FIRST_PNG), filename="other.png"),
+            discord.File(io.BytesIO(b"plain text"), filename="notes.txt"),
+        ],
+    )
+    # Neither resolves: no file is called chart.png, and a text file is not an image.
+    assert sent.embeds[0].image.url == "attachment://chart.png"
+    assert sent.embeds[0].thumbnail.url == "attachment://notes.txt"
+    assert sent.attachments[0].width == 30 and sent.attachments[1].width is None

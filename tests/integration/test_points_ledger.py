@@ -72,6 +72,39 @@ async def test_nobody_awards_themselves(points: PointsService) -> None:
     assert (await points.award_helpful(G, 5, 77, actor_id=7)).status == "duplicate"
 
 
+async def test_removing_the_paying_check_mark_takes_the_points_back(
+    points: PointsService, db: Database, clock: Clock
+) -> None:
+    async def helpful_cap() -> int:
+        return int(
+            await db.fetchval("SELECT cap_helpful FROM points_totals WHERE member_id = 5") or 0
+        )
+
+    assert (await points.award_helpful(G, 5, 77, actor_id=6)).delta == 5
+    assert await points.revoke_helpful(G, 77, actor_id=7) is None  # 7's ✅ never paid
+    assert await points.totals(G, 5) == (5, 5)
+    undone = await points.revoke_helpful(G, 77, actor_id=6)
+    assert undone is not None and undone.delta == -5
+    assert await points.totals(G, 5) == (0, 0)
+    assert await helpful_cap() == 0  # the day's cap is given back
+    assert await points.revoke_helpful(G, 77, actor_id=6) is None  # nothing stands now
+    # Another qualifying ✅ pays again; toggling never nets more than one award.
+    for _ in range(3):
+        assert (await points.award_helpful(G, 5, 77, actor_id=7)).delta == 5
+        assert (await points.award_helpful(G, 5, 77, actor_id=6)).status == "duplicate"
+        assert (await points.revoke_helpful(G, 77, actor_id=None)) is not None  # cleared
+    assert (await points.award_helpful(G, 5, 77, actor_id=7)).delta == 5
+    assert await points.totals(G, 5) == (5, 5)
+    assert await consistent(points) == {5: 5}
+    # A removal on a later day returns nothing to that day's cap.
+    clock.advance(days=1)
+    await points.award_helpful(G, 5, 78, actor_id=6)
+    assert await helpful_cap() == 5
+    await points.revoke_helpful(G, 77, actor_id=7)
+    assert await helpful_cap() == 5
+    assert await points.totals(G, 5) == (5, 5)
+
+
 async def test_daily_participation_cap_is_recorded_not_silently_dropped(
     points: PointsService, clock: Clock
 ) -> None:
@@ -212,6 +245,9 @@ async def test_show_has_rank_and_recent_entries(points: PointsService) -> None:
     assert [e.kind for e in card.recent] == ["participation", "adjustment"]
     nobody = await points.show(G, 3)
     assert nobody.rank is None and nobody.recent == []
+    # Ranked as leaderboards show it: members who left (or excluded staff) do not count.
+    assert (await points.show(G, 2, exclude={1})).rank == 1
+    assert (await points.show(G, 2, exclude={2})).rank == 2  # only others are looked up
 
 
 async def test_season_start_archives_resets_and_keeps_all_time(
