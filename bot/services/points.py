@@ -156,8 +156,7 @@ class _AwardRequest:
     actor_id: int | None
     rules: PointsRules
     future: asyncio.Future[AwardResult]
-    group: CapGroup | None  # the daily cap the award counts against, if any
-    cap_index: int  # that cap's place in CAP_INDEX order (-1: none)
+    cap_index: int  # the daily cap's place in CAP_INDEX order (-1: the kind has none)
     cap: int  # the cap (0: none)
 
 
@@ -225,6 +224,9 @@ class PointsService:
     # -- settings --------------------------------------------------------------------------
     async def rules(self, guild_id: int) -> PointsRules:
         """The guild's points rules (rebuilt only when its settings changed)."""
+        known = self._known_rules(guild_id)
+        if known is not None:
+            return known
         config = await self._settings.get(guild_id)
         cached = self._rules.get(guild_id)
         if cached is not None and cached[0] is config:
@@ -238,6 +240,15 @@ class PointsService:
             )
         self._rules[guild_id] = (config, built)
         return built
+
+    def _known_rules(self, guild_id: int) -> PointsRules | None:
+        """The rules if built for the guild's current settings, without awaiting (the
+        award path runs thousands of times a second)."""
+        config = self._settings.cached(guild_id)
+        cached = self._rules.get(guild_id)
+        if config is None or cached is None or cached[0] is not config:
+            return None
+        return cached[1]
 
     def notify(self) -> None:
         """Wake the outbox consumer: call after committing events (cheap, never blocks)."""
@@ -315,11 +326,7 @@ class PointsService:
         is the recipient is skipped. Awards made at the same moment share one write unit
         (see :meth:`_pay_many`): one transaction, caps checked in order inside it.
         """
-        config = self._settings.cached(guild_id)
-        cached = None if config is None else self._rules.get(guild_id)
-        rules = (
-            cached[1] if cached is not None and cached[0] is config else await self.rules(guild_id)
-        )
+        rules = self._known_rules(guild_id) or await self.rules(guild_id)
         delta = rules.value(kind) if points is None else points
         if delta == 0 or member_id == actor_id or not member_id:
             return AwardResult("skipped", member_id)
@@ -339,7 +346,6 @@ class PointsService:
                 actor_id,
                 rules,
                 future,
-                group,
                 -1 if group is None else CAP_INDEX[group],
                 rules.cap(group),
             )
