@@ -689,19 +689,50 @@ class Ideas(commands.Cog):
             await notify_message_problem(message, str(exc))
             return None
 
+    def _can_read(self, message: discord.Message) -> bool:
+        """Whether the bot sees ``message``'s text: without the message content intent,
+        Discord sends other members' messages empty (unless they mention the bot), and an
+        empty text is not an edit to follow."""
+        me = self.bot.user
+        return self.bot.intents.message_content or (
+            me is not None and any(u.id == me.id for u in message.mentions)
+        )
+
     @commands.Cog.listener()
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        """A captured message changed: its `new` idea follows (the service decides)."""
         if payload.guild_id is None or "content" not in payload.data:
             return
-        config = await self.services.guild_settings.get(payload.guild_id)
-        if payload.channel_id not in config.channels("watched_channels"):
+        if not self._can_read(payload.message):
             return
-        # Same reading as at capture: a tag Discord turned into a channel mention counts.
-        names = {c.id: c.name for c in payload.message.channel_mentions}
+        config = await self.services.guild_settings.get(payload.guild_id)
+        content = payload.data["content"]
+        ideas = self.services.ideas
         try:
-            idea = await self.services.ideas.source_edited(
-                payload.guild_id, payload.message_id, payload.data["content"], names
-            )
+            if payload.message_id == payload.channel_id:
+                # A forum post's starter message (its id is the post's): the post's text.
+                # The ideas forum is not a watched channel; its posts are ideas anyway.
+                thread = await self._forum_post(
+                    payload.guild_id, payload.channel_id, config.channel("ideas_forum")
+                )
+                if thread is None:
+                    return
+                idea = await ideas.forum_post_edited(
+                    payload.guild_id,
+                    thread.id,
+                    title=thread.name,
+                    content=content,
+                    tags=[t.name for t in thread.applied_tags],
+                )
+            elif payload.channel_id in config.channels("watched_channels"):
+                # Same reading as at capture: a tag Discord turned into a channel mention
+                # counts.
+                names = {c.id: c.name for c in payload.message.channel_mentions}
+                idea = await ideas.source_edited(
+                    payload.guild_id, payload.message_id, content, names
+                )
+            else:
+                return
         except UserError as exc:
             log.info("Ignored an edit of source message %s: %s", payload.message_id, exc)
             return
@@ -733,6 +764,69 @@ class Ideas(commands.Cog):
                 log.warning("Could not read the starter message of forum post %s", thread.id)
                 return
         await self._capture_forum_post(thread, starter)
+
+    @commands.Cog.listener()
+    async def on_raw_thread_update(self, payload: discord.RawThreadUpdateEvent) -> None:
+        """A post in the ideas forum was renamed: its `new` idea takes the new title."""
+        name = payload.data.get("name")
+        if name is None:
+            return
+        config = await self.services.guild_settings.get(payload.guild_id)
+        forum_id = config.channel("ideas_forum")
+        if forum_id is None or payload.parent_id != forum_id:
+            return
+        ideas = self.services.ideas
+        # Most thread updates (archiving, tags, other posts) concern no `new` idea: ask
+        # before reading the starter message, which may take a request.
+        if await ideas.following_source(payload.guild_id, payload.thread_id) is None:
+            return
+        starter = await self._starter_message(payload.guild_id, payload.thread_id)
+        if starter is None or not self._can_read(starter):
+            return
+        forum = self.bot.get_channel(forum_id)
+        tags = [
+            tag.name
+            for raw in payload.data.get("applied_tags", [])
+            if isinstance(forum, discord.ForumChannel) and (tag := forum.get_tag(int(raw)))
+        ]
+        try:
+            idea = await ideas.forum_post_edited(
+                payload.guild_id, payload.thread_id, title=name, content=starter.content, tags=tags
+            )
+        except UserError as exc:
+            log.info("Ignored a rename of forum post %s: %s", payload.thread_id, exc)
+            return
+        if idea is not None:
+            self.refresh_card(idea)
+
+    async def _forum_post(
+        self, guild_id: int, thread_id: int, forum_id: int | None
+    ) -> discord.Thread | None:
+        """The post ``thread_id`` when it is in the forum ``forum_id`` (cached, else fetched)."""
+        if forum_id is None:
+            return None
+        guild = self.bot.get_guild(guild_id)
+        thread = guild.get_thread(thread_id) if guild is not None else None
+        if thread is None:
+            try:
+                fetched = await self.bot.fetch_channel(thread_id)
+            except discord.HTTPException:
+                return None
+            thread = fetched if isinstance(fetched, discord.Thread) else None
+        return thread if thread is not None and thread.parent_id == forum_id else None
+
+    async def _starter_message(self, guild_id: int, thread_id: int) -> discord.Message | None:
+        """A forum post's starter message (its id is the thread's): cached, else fetched."""
+        guild = self.bot.get_guild(guild_id)
+        thread = guild.get_thread(thread_id) if guild is not None else None
+        if thread is not None and thread.starter_message is not None:
+            return thread.starter_message
+        channel = self.bot.get_partial_messageable(thread_id, guild_id=guild_id)
+        try:
+            return await channel.fetch_message(thread_id)
+        except discord.HTTPException:
+            log.warning("Could not read the starter message of forum post %s", thread_id)
+            return None
 
     async def _capture_forum_post(
         self, thread: discord.Thread, starter: discord.Message
@@ -783,24 +877,18 @@ class Ideas(commands.Cog):
             raise InvalidInput(
                 f"That message is already idea #{existing.number}. {existing.card_url or ''}"
             )
-        parsed = await self.services.ideas.parse_message(interaction.guild_id, message.content)
-        tags: tuple[str, ...]
-        if parsed is None:
-            title, _, body = message.content.strip().partition("\n")
-            from bot.domain.capture import split_title
-
-            title, overflow = split_title(title.strip())
-            body = (overflow + "\n" + body).strip() if overflow else body.strip()
-            kind, tags = "idea", ()
-        else:
-            title, body, kind, tags = parsed.title, parsed.body, parsed.kind, parsed.tags
+        # Read as its edits will be (on_raw_message_edit): the same service call.
+        names = {c.id: c.name for c in message.channel_mentions}
+        parsed = await self.services.ideas.parse_captured(
+            interaction.guild_id, message.content, names
+        )
         draft = IdeaDraft(
             guild_id=interaction.guild_id,
             author_id=message.author.id,
-            title=title,
-            body=body,
-            kind=kind,
-            tags=tags,
+            title=parsed.title,
+            body=parsed.body,
+            kind=parsed.kind,
+            tags=parsed.tags,
             source="menu",
             source_channel_id=message.channel.id,
             source_message_id=message.id,

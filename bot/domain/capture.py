@@ -178,6 +178,28 @@ def parse_message(
     return CapturedText(kind, title, validate_body(body), tuple(labels))
 
 
+def parse_captured(
+    text: str,
+    config: CaptureConfig = DEFAULT_CAPTURE,
+    *,
+    channel_names: Mapping[int, str] | None = None,
+) -> CapturedText:
+    """Read a message someone captured with "Capture as idea": any message may become one.
+
+    A tagged message reads as :func:`parse_message` reads it; any other takes its first
+    line as the title (an over-long one cut by :func:`split_title`, the overflow opening the
+    body), the rest as the body, kind ``idea`` and no tags. The title and body are not
+    validated here: an empty title is the caller's to refuse.
+    """
+    parsed = parse_message(text, config, channel_names=channel_names)
+    if parsed is not None:
+        return parsed
+    title, _, body = text.strip().partition("\n")
+    title, overflow = split_title(title.strip())
+    body = (overflow + "\n" + body).strip() if overflow else body.strip()
+    return CapturedText(IdeaKind.IDEA.value, title, body, ())
+
+
 def _strip_leading_tags(
     line: str, config: CaptureConfig, channel_names: Mapping[int, str] | None
 ) -> str:
@@ -286,6 +308,7 @@ __all__ = [
     "DEFAULT_TAGS",
     "CaptureConfig",
     "CapturedText",
+    "parse_captured",
     "parse_forum_post",
     "parse_message",
     "split_title",

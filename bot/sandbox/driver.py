@@ -498,6 +498,16 @@ class Driver:
         )
         return thread, message
 
+    async def rename_thread(
+        self, thread: Channel, name: str, *, by: Person | None = None
+    ) -> Channel:
+        """``by`` (default the thread's owner) renames ``thread`` (THREAD_UPDATE). As on
+        Discord, only the owner or a member with Manage Threads may; a forum post's title is
+        its thread's name."""
+        assert thread.is_thread, f"#{thread.name} is not a thread"
+        user = _user(by) if by else self.world.users[thread.owner_id or 0]
+        return self.world.update_channel(thread, user, {"name": name})
+
     async def vote(self, message: Message, member: Person, answer: int | str) -> None:
         """Vote in a native poll, by answer id (1-based) or answer text."""
         if isinstance(answer, str):

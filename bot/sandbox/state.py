@@ -1486,6 +1486,10 @@ class World:
 
     def update_channel(self, channel: Channel, by: User, changes: Json) -> Channel:
         """PATCH a channel or thread (name, topic, archived, locked, applied tags)."""
+        if "name" in changes:
+            errors = validation.Errors()
+            errors.length(changes["name"], ("name",), 100, minimum=1)
+            errors.raise_if_any()
         if channel.is_thread:
             owner_only = set(changes) <= {
                 "archived",

@@ -19,7 +19,13 @@ from typing import Any
 import orjson
 
 from bot.domain import events
-from bot.domain.capture import CaptureConfig, CapturedText, parse_forum_post, parse_message
+from bot.domain.capture import (
+    CaptureConfig,
+    CapturedText,
+    parse_captured,
+    parse_forum_post,
+    parse_message,
+)
 from bot.domain.guild_config import GuildConfig
 from bot.domain.idea_model import (
     FORMER_MEMBER,
@@ -59,6 +65,8 @@ from bot.storage.database import Database
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 5
+#: Capture paths whose idea follows edits of its source while the idea is `new`.
+_FOLLOWS = frozenset({"message", "menu", "forum"})
 _NOT_FOUND = "There is no idea #{n} here."
 
 
@@ -136,9 +144,20 @@ class IdeaService:
         with domain_errors():
             return parse_message(text, config, channel_names=channel_names)
 
+    async def parse_captured(
+        self, guild_id: int, text: str, channel_names: dict[int, str] | None = None
+    ) -> CapturedText:
+        """How "Capture as idea" reads a message: by its tag when it has one, else its first
+        line is the title and the rest the body (kind ``idea``). The title is not checked
+        here (``submit`` and ``edit`` do); InvalidInput for a tagged message without one."""
+        config = await self.capture_for(guild_id)
+        with domain_errors():
+            return parse_captured(text, config, channel_names=channel_names)
+
     async def parse_forum_post(
         self, guild_id: int, title: str, content: str, tags: Iterable[str]
     ) -> CapturedText:
+        """What a post in the ideas forum says (every post there is an idea)."""
         config = await self.capture_for(guild_id)
         with domain_errors():
             return parse_forum_post(title, content, tags, config)
@@ -449,11 +468,18 @@ class IdeaService:
         title: str | None,
         body: str | None,
         moderator: bool,
+        only_while_new: bool = False,
     ) -> Idea:
-        """Edit an idea's text: its author while it is `new`, moderators any time."""
+        """Edit an idea's text: its author while it is `new`, moderators any time.
+
+        ``only_while_new`` (an edit that follows the source): an idea no longer `new` is
+        returned unchanged, checked in the same transaction as the write.
+        """
 
         def unit(conn: sqlite3.Connection) -> Idea:
             idea = _visible_in(conn, guild_id, number, moderator=moderator)
+            if only_while_new and idea.status is not IdeaStatus.NEW:
+                return idea
             if not moderator:
                 if idea.author_id != actor_id:
                     raise PermissionDenied("Only the idea's author or a moderator can edit it.")
@@ -484,6 +510,15 @@ class IdeaService:
         await self._reindex(idea)
         return idea
 
+    async def following_source(self, guild_id: int, message_id: int) -> Idea | None:
+        """The idea whose text follows its source message ``message_id``, if any: one
+        captured from a tagged message, with "Capture as idea" or as a forum post (the
+        starter message, whose id is the post's), while it is still `new`."""
+        idea = await self.by_source(guild_id, message_id)
+        if idea is None or idea.status is not IdeaStatus.NEW or idea.source not in _FOLLOWS:
+            return None
+        return idea
+
     async def source_edited(
         self,
         guild_id: int,
@@ -491,21 +526,54 @@ class IdeaService:
         text: str,
         channel_names: dict[int, str] | None = None,
     ) -> Idea | None:
-        """The source message changed: update a `new` idea's text (None when nothing to do)."""
-        idea = await self.by_source(guild_id, message_id)
-        if idea is None or idea.status is not IdeaStatus.NEW or idea.source != "message":
+        """A captured message was edited: a `new` idea takes the new text, read as at
+        capture (a tagged message by its tag; a menu capture by its tag, else its first
+        line). None when nothing changed (no such idea, not `new`, the tag removed, the same
+        text); InvalidInput when the new text cannot be an idea (the idea stays as it was).
+        Forum posts follow through :meth:`forum_post_edited` (their title is the thread's)."""
+        idea = await self.following_source(guild_id, message_id)
+        if idea is None:
             return None
-        parsed = await self.parse_message(guild_id, text, channel_names)
-        if parsed is None:
+        if idea.source == "message":
+            parsed = await self.parse_message(guild_id, text, channel_names)
+            if parsed is None:  # the tag was taken out: the idea stays as it is
+                return None
+        elif idea.source == "menu":
+            parsed = await self.parse_captured(guild_id, text, channel_names)
+        else:
             return None
-        return await self.edit(
-            guild_id,
+        return await self._follow_source(idea, parsed)
+
+    async def forum_post_edited(
+        self, guild_id: int, thread_id: int, *, title: str, content: str, tags: Iterable[str]
+    ) -> Idea | None:
+        """A post in the ideas forum was renamed or its starter message edited: a `new` idea
+        captured from it takes the post's title and text, read as at capture. None when
+        nothing changed; InvalidInput when the post cannot be an idea (the idea stays)."""
+        idea = await self.following_source(guild_id, thread_id)
+        if idea is None or idea.source != "forum":
+            return None
+        parsed = await self.parse_forum_post(guild_id, title, content, tags)
+        return await self._follow_source(idea, parsed)
+
+    async def _follow_source(self, idea: Idea, parsed: CapturedText) -> Idea | None:
+        if (parsed.title, parsed.body) == (idea.title, idea.body):
+            return None  # e.g. a post archived or retagged, not renamed: no write
+        # Recorded as the author's edit (it is their message; Discord does not say who
+        # renamed a post). `moderator=True` skips the author-only check, which the source
+        # already made; `only_while_new` re-checks the status inside the write.
+        updated = await self.edit(
+            idea.guild_id,
             idea.number,
             idea.author_id,
             title=parsed.title,
             body=parsed.body,
             moderator=True,
+            only_while_new=True,
         )
+        if (updated.title, updated.body) == (idea.title, idea.body):
+            return None
+        return updated
 
     async def source_deleted(self, guild_id: int, message_id: int) -> StatusChange | Idea | None:
         """The source message was deleted: withdraw the idea, or flag it when it has votes."""

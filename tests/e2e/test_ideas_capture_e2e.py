@@ -3,6 +3,7 @@ deletions, and catching up after downtime — the real bot against the sandbox."
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,8 +18,10 @@ from ideas_helpers import (
     handlers_done,
     idea,
     idea_count,
+    patches_of,
     publish,
     running_cocreate,
+    settle_cards,
     votes,
 )
 
@@ -69,6 +72,58 @@ async def _captured(env: Env, source: Message) -> Any:
 def _reply_to(env: Env, source: Message) -> Message:
     where = env.driver.world.channels[source.channel_id]
     return next(m for m in env.driver.messages_in(where) if m.reference_id == source.id)
+
+
+async def _menu_captured(env: Env, member: Any, source: Message) -> Any:
+    """The idea ``member`` captured from ``source`` with "Capture as idea" (through the
+    similar-ideas offer when one comes up)."""
+    answer = await reply_of(await env.driver.message_command(member, "Capture as idea", source))
+    if "Thanks! Your idea is #" not in answer.content:
+        stored = await env.driver.click(member, answer, _buttons(answer)["Submit anyway"])
+        answer = await reply_of(stored)
+    assert answer.ephemeral and "Thanks! Your idea is #" in answer.content, answer.content
+    found = await env.bot.services.ideas.by_source(env.community.guild.id, source.id)
+    assert found is not None and found.card_message_id is not None
+    return found
+
+
+async def _edit_seen(env: Env, source: Message, content: str) -> None:
+    """The author edits ``source``; return once the bot has handled the edit."""
+    handled = asyncio.ensure_future(
+        env.bot.wait_for("raw_message_edit", check=lambda p: p.message_id == source.id, timeout=5)
+    )
+    await env.driver.edit(source, content)
+    await handled
+    await handlers_done(env)
+    await settle_cards(env)
+
+
+async def _rename_seen(env: Env, thread: Channel, name: str) -> None:
+    """The owner renames ``thread``; return once the bot has handled the rename."""
+    handled = asyncio.ensure_future(
+        env.bot.wait_for("raw_thread_update", check=lambda p: p.thread_id == thread.id, timeout=5)
+    )
+    await env.driver.rename_thread(thread, name)
+    await handled
+    await handlers_done(env)
+    await settle_cards(env)
+
+
+async def _forum_captured(env: Env, member: Any, title: str, content: str) -> Any:
+    """A forum post by ``member`` and the idea (with its card in the post) it became."""
+    thread, starter = await env.driver.create_forum_post(
+        env.community.forum, member, title, content, tags=["editor"]
+    )
+    await env.driver.wait_for_message(thread, predicate=lambda m: bool(m.embeds))
+    await handlers_done(env)  # the card's id is stored after it is posted
+    found = await env.bot.services.ideas.by_source(env.community.guild.id, starter.id)
+    assert found is not None and found.card_message_id is not None
+    return thread, starter, found
+
+
+async def _history_kinds(env: Env, number: int) -> list[str]:
+    _, events = await env.bot.services.ideas.history(env.community.guild.id, number, moderator=True)
+    return [e.kind for e in events]
 
 
 def _buttons(message: Message) -> dict[str, str]:
@@ -459,6 +514,95 @@ async def test_editing_the_source_updates_a_new_idea(env: Env) -> None:
     assert (await idea(env, found.number)).title == "Templates for boards"
 
 
+async def test_a_message_captured_with_the_menu_follows_its_edits_while_new(env: Env) -> None:
+    c, d = env.community, env.driver
+    ned, ola = await fresh_member(env, "Ned"), await fresh_member(env, "Ola")
+    source = await d.post(c.general, ned, "Voice dictation for notes\nFor when typing is slow.")
+    found = await _menu_captured(env, ola, source)
+    assert (found.source, found.title) == ("menu", "Voice dictation for notes")
+    # Read as at capture: untagged, the first line is the title and the rest the body.
+    await d.edit(source, "Voice dictation for long notes\nDictate first, tidy up later.")
+    edited = await d.wait_for_edit(
+        card(env, found), predicate=lambda m: "Voice dictation for long notes" in embed_text(m)
+    )
+    assert "Dictate first, tidy up later." in embed_text(edited)
+    now = await idea(env, found.number)
+    assert (now.title, now.body, now.author_id, now.contributors) == (
+        "Voice dictation for long notes",
+        "Dictate first, tidy up later.",
+        ned.id,
+        (ola.id,),
+    )
+    assert await _history_kinds(env, found.number) == ["submitted", "edited"]
+
+    # A text that cannot be an idea (a tag and no title) changes nothing.
+    patches = patches_of(env, now.card_message_id or 0)
+    await _edit_seen(env, source, "[idea]")
+    assert (await idea(env, found.number)).title == "Voice dictation for long notes"
+    assert patches_of(env, now.card_message_id or 0) == patches
+    assert await _history_kinds(env, found.number) == ["submitted", "edited"]
+
+    # Once the team answered, the message no longer rewrites the idea.
+    await env.bot.services.ideas.change_status(
+        c.guild.id, found.number, IdeaStatus.UNDER_REVIEW, None, c.mod.id, moderator=True
+    )
+    await _edit_seen(env, source, "Something else entirely\nNot the idea that was voted on.")
+    later = await idea(env, found.number)
+    assert (later.title, later.body) == (
+        "Voice dictation for long notes",
+        "Dictate first, tidy up later.",
+    )
+    assert patches_of(env, now.card_message_id or 0) == patches
+
+
+async def test_a_forum_post_follows_its_text_and_renames_while_new(env: Env) -> None:
+    c, d = env.community, env.driver
+    pat = await fresh_member(env, "Pat")
+    thread, starter, found = await _forum_captured(
+        env, pat, "Sticky notes on boards", "Small yellow notes."
+    )
+    posted = card(env, found)
+    assert posted.channel_id == thread.id
+    # The post's text is its starter message (in the forum, not a watched channel).
+    await d.edit(starter, "Small notes in any colour.")
+    await d.wait_for_edit(posted, predicate=lambda m: "Small notes in any colour." in embed_text(m))
+    assert (await idea(env, found.number)).body == "Small notes in any colour."
+    # Its title is the thread's name: a rename (by its owner, as Discord allows), read as a
+    # new post's title (the kind tag goes).
+    await d.rename_thread(thread, "[bug] Sticky notes vanish on zoom")
+    renamed = await d.wait_for_edit(
+        posted, predicate=lambda m: "Sticky notes vanish on zoom" in embed_text(m)
+    )
+    assert "Small notes in any colour." in embed_text(renamed)
+    now = await idea(env, found.number)
+    assert (now.title, now.body, now.status) == (
+        "Sticky notes vanish on zoom",
+        "Small notes in any colour.",
+        IdeaStatus.NEW,
+    )
+    assert await _history_kinds(env, found.number) == ["submitted", "edited", "edited"]
+
+    # A rename to just a tag leaves no title: nothing changes.
+    patches = patches_of(env, posted.id)
+    await _rename_seen(env, thread, "[idea]")
+    assert (await idea(env, found.number)).title == "Sticky notes vanish on zoom"
+    assert patches_of(env, posted.id) == patches
+
+    # Once planned, neither the text nor the title follows the post any more.
+    await env.bot.services.ideas.change_status(
+        c.guild.id, found.number, IdeaStatus.PLANNED, None, c.mod.id, moderator=True
+    )
+    await _edit_seen(env, starter, "Completely different text.")
+    await _rename_seen(env, thread, "Completely different title")
+    later = await idea(env, found.number)
+    assert (later.title, later.body) == (
+        "Sticky notes vanish on zoom",
+        "Small notes in any colour.",
+    )
+    assert patches_of(env, posted.id) == patches
+    assert await _history_kinds(env, found.number) == ["submitted", "edited", "edited", "status"]
+
+
 async def test_deleting_the_source_withdraws_an_idea_without_votes(env: Env) -> None:
     c, d = env.community, env.driver
     vic = await fresh_member(env, "Vic")
@@ -522,7 +666,7 @@ async def test_catch_up_captures_messages_posted_while_the_bot_was_down(env: Env
 
 
 async def test_capture_as_idea_works_without_the_message_content_intent(env: Env) -> None:
-    """Last: the bot restarts on the same database without the message-content intent."""
+    """The bot restarts on the same database without the message-content intent."""
     c, d = env.community, env.driver
     settings = env.bot.settings.replace_section("discord", message_content_intent=False)
     await d.stop_bot()
@@ -537,12 +681,10 @@ async def test_capture_as_idea_works_without_the_message_content_intent(env: Env
     assert got.content == ""
     await handlers_done(env)
     assert await env.bot.services.ideas.by_source(c.guild.id, tagged.id) is None
-    # ...but the context menu carries the message's content.
+    # ...but the context menu carries the message's content (through the similar-ideas
+    # offer if the ideas stored so far make one).
     bea = await fresh_member(env, "Bea")
-    answer = await reply_of(await d.message_command(bea, "Capture as idea", tagged))
-    assert answer.ephemeral and "Thanks! Your idea is #" in answer.content
-    found = await env.bot.services.ideas.by_source(c.guild.id, tagged.id)
-    assert found is not None
+    found = await _menu_captured(env, bea, tagged)
     assert (found.title, found.body, found.author_id, found.contributors) == (
         "Offline drafts",
         "Keep drafts on the device.",
@@ -551,3 +693,28 @@ async def test_capture_as_idea_works_without_the_message_content_intent(env: Env
     )
     assert "Offline drafts" in embed_text(card(env, found))
     assert await idea_count(env) == before + 1
+
+
+async def test_edits_the_bot_cannot_read_change_nothing(env: Env) -> None:
+    """Last: without the message content intent Discord sends other members' messages
+    empty, and an empty text must not wipe a forum post's idea."""
+    d = env.driver
+    settings = env.bot.settings
+    await d.stop_bot()
+    env.bot = create_bot(settings.replace_section("discord", message_content_intent=True))
+    await d.start_bot(env.bot)
+    await handlers_done(env)
+    thread, starter, found = await _forum_captured(
+        env, await fresh_member(env, "Rae"), "Board templates gallery", "Start from a template."
+    )
+    assert found.body == "Start from a template."
+    await d.stop_bot()
+    env.bot = create_bot(settings.replace_section("discord", message_content_intent=False))
+    await d.start_bot(env.bot)
+    await handlers_done(env)
+    patches = patches_of(env, found.card_message_id)
+    await _edit_seen(env, starter, "Start from a template, or blank.")
+    await _rename_seen(env, thread, "A gallery of board templates")
+    now = await idea(env, found.number)
+    assert (now.title, now.body) == ("Board templates gallery", "Start from a template.")
+    assert patches_of(env, found.card_message_id) == patches

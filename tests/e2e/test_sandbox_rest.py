@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 from conftest_sandbox_helpers import SandboxBot, World, build_world
 
-from bot.sandbox import Driver, P, RateLimitRule, RateLimits, Sandbox
+from bot.sandbox import ApiError, Driver, P, RateLimitRule, RateLimits, Sandbox
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -197,6 +197,31 @@ async def test_threads_and_forum_posts(env: Env) -> None:
     assert (await d.wait_for_message(d.world.channels[discussion.id])).content == "first!"
     await discussion.edit(archived=True)
     assert d.world.channels[discussion.id].archived
+
+
+async def test_a_thread_is_renamed_by_its_owner_or_with_manage_threads(env: Env) -> None:
+    d, w = env.driver, env.world
+    thread, _ = await d.create_forum_post(w.forum, w.alice, "Dark mode", "please")
+    await env.bot.until(lambda: any(t.id == thread.id for t in env.bot.threads))
+    # Bob neither started the post nor has Manage Threads.
+    with pytest.raises(ApiError) as refused:
+        await d.rename_thread(thread, "Bob's title", by=w.bob)
+    assert (refused.value.status, refused.value.code) == (403, 50013)
+    for bad in ("", "x" * 101):  # a channel name is 1-100 characters
+        with pytest.raises(ApiError) as invalid:
+            await d.rename_thread(thread, bad)
+        assert (invalid.value.status, invalid.value.code) == (400, 50035)
+    assert thread.name == "Dark mode"
+    renamed = asyncio.ensure_future(
+        env.bot.wait_for("raw_thread_update", check=lambda p: p.thread_id == thread.id, timeout=5)
+    )
+    await d.rename_thread(thread, "Dark mode everywhere")  # by its owner
+    assert (await renamed).data["name"] == "Dark mode everywhere"
+    cached = env.guild.get_thread(thread.id)
+    assert cached is not None and cached.name == "Dark mode everywhere"
+    # The bot has Manage Threads: it may rename a post it did not start.
+    await cached.edit(name="Dark mode, everywhere")
+    assert thread.name == "Dark mode, everywhere"
 
 
 async def test_native_poll(env: Env) -> None:

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from bot.app import Services, create_services
 from bot.domain.idea_model import FORMER_MEMBER, IdeaDraft
-from bot.domain.ideas import IdeaStatus
-from bot.errors import PermissionDenied
+from bot.domain.ideas import BODY_MAX, IdeaStatus
+from bot.errors import InvalidInput, PermissionDenied
 from bot.settings import Settings
 from bot.storage import common
 
@@ -284,6 +284,131 @@ async def test_submit_is_idempotent_on_the_source_message(services: Services) ->
         check_rate=False,
     )
     assert elsewhere.created
+
+
+# -- the idea follows its source while it is new ---------------------------------------------------
+async def _history(services: Services, guild_id: int, number: int) -> list[tuple[str, int | None]]:
+    _, events = await services.ideas.history(guild_id, number, moderator=True)
+    return [(e.kind, e.actor_id) for e in events]
+
+
+async def test_a_menu_capture_follows_its_message_read_as_at_capture(services: Services) -> None:
+    ideas = services.ideas
+    g = await _guild(services)
+    number = await _submit(
+        services, g, SOURCE_AUTHOR, "Share links", source="menu", source_message_id=5150
+    )
+    # Untagged: the first line is the title, the rest the body.
+    edited = await ideas.source_edited(g, 5150, "Read-only share links\nFor clients.")
+    assert edited is not None
+    assert (edited.title, edited.body, edited.kind) == (
+        "Read-only share links",
+        "For clients.",
+        "idea",
+    )
+    assert await _history(services, g, number) == [
+        ("submitted", SOURCE_AUTHOR),
+        ("edited", SOURCE_AUTHOR),
+    ]
+    # The same text again changes nothing and records nothing.
+    assert await ideas.source_edited(g, 5150, "Read-only share links\nFor clients.") is None
+    # Tagged (a channel mention Discord made of "#idea" counts): read by its tag.
+    tagged = await ideas.source_edited(g, 5150, "[<#77>] Share links that expire", {77: "idea"})
+    assert tagged is not None and (tagged.title, tagged.body) == ("Share links that expire", "")
+    assert len(await _history(services, g, number)) == 3
+
+    # Text that cannot be an idea is refused, and the idea stays as it was.
+    for bad in ("   ", "[idea]", "Title\n" + "b" * (BODY_MAX + 1)):
+        with pytest.raises(InvalidInput):
+            await ideas.source_edited(g, 5150, bad)
+    assert (await ideas.get(g, number)).title == "Share links that expire"
+    assert len(await _history(services, g, number)) == 3
+
+    # Once the team answered, the message no longer rewrites the idea.
+    await ideas.change_status(g, number, IdeaStatus.UNDER_REVIEW, None, MOD, moderator=True)
+    assert await ideas.following_source(g, 5150) is None
+    assert await ideas.source_edited(g, 5150, "Something else entirely") is None
+    assert (await ideas.get(g, number)).title == "Share links that expire"
+
+
+async def test_a_tagged_capture_ignores_an_edit_that_removes_the_tag(services: Services) -> None:
+    ideas = services.ideas
+    g = await _guild(services)
+    number = await _submit(
+        services, g, SOURCE_AUTHOR, "Dark mode", source="message", source_message_id=6160
+    )
+    assert await ideas.source_edited(g, 6160, "never mind, dark mode is fine") is None
+    assert (await ideas.get(g, number)).title == "Dark mode"
+    followed = await ideas.source_edited(g, 6160, "[idea] Dark mode everywhere")
+    assert followed is not None and followed.title == "Dark mode everywhere"
+
+
+async def test_a_forum_post_follows_its_title_and_text(services: Services) -> None:
+    ideas = services.ideas
+    g = await _guild(services)
+    post = 7170
+    number = await _submit(
+        services,
+        g,
+        SOURCE_AUTHOR,
+        "Keyboard shortcuts",
+        source="forum",
+        source_message_id=post,
+        thread_id=post,
+    )
+    body = await ideas.forum_post_edited(
+        g, post, title="Keyboard shortcuts", content="Vim keys.", tags=["editor"]
+    )
+    assert body is not None and (body.title, body.body) == ("Keyboard shortcuts", "Vim keys.")
+    # A rename, read as a new post's title: the tag goes, an over-long title overflows.
+    renamed = await ideas.forum_post_edited(
+        g, post, title="[bug] Shortcuts break in the editor", content="Vim keys.", tags=[]
+    )
+    assert renamed is not None
+    assert (renamed.title, renamed.body) == ("Shortcuts break in the editor", "Vim keys.")
+    # A post archived or retagged (same title and text) is no edit.
+    assert (
+        await ideas.forum_post_edited(
+            g, post, title="[bug] Shortcuts break in the editor", content="Vim keys.", tags=["x"]
+        )
+        is None
+    )
+    assert [k for k, _ in await _history(services, g, number)] == ["submitted", "edited", "edited"]
+    # The starter message alone is not read like a message: its title is the thread's.
+    assert await ideas.source_edited(g, post, "Another title\nAnother body") is None
+    with pytest.raises(InvalidInput):
+        await ideas.forum_post_edited(g, post, title="[idea]", content="Vim keys.", tags=[])
+    assert (await ideas.get(g, number)).title == "Shortcuts break in the editor"
+
+    await ideas.change_status(g, number, IdeaStatus.PLANNED, None, MOD, moderator=True)
+    assert await ideas.forum_post_edited(g, post, title="Else", content="", tags=[]) is None
+    assert (await ideas.get(g, number)).body == "Vim keys."
+
+
+async def test_only_forum_ideas_follow_a_forum_post(services: Services) -> None:
+    ideas = services.ideas
+    g = await _guild(services)
+    number = await _submit(
+        services, g, SOURCE_AUTHOR, "Pinned", source="message", source_message_id=8180
+    )
+    assert await ideas.forum_post_edited(g, 8180, title="Other", content="", tags=[]) is None
+    assert await ideas.forum_post_edited(g, 999_999, title="Other", content="", tags=[]) is None
+    assert (await ideas.get(g, number)).title == "Pinned"
+
+
+async def test_following_the_source_rechecks_the_status_in_the_write(services: Services) -> None:
+    """The status may change between reading the idea and writing its new text."""
+    ideas = services.ideas
+    g = await _guild(services)
+    number = await _submit(services, g, SOURCE_AUTHOR, "Raced", source="menu", source_message_id=1)
+    await ideas.change_status(g, number, IdeaStatus.UNDER_REVIEW, None, MOD, moderator=True)
+    kept = await ideas.edit(
+        g, number, SOURCE_AUTHOR, title="Late", body=None, moderator=True, only_while_new=True
+    )
+    assert kept.title == "Raced"
+    # A moderator's own edit is not limited to `new` ideas.
+    changed = await ideas.edit(g, number, MOD, title="Moderated", body=None, moderator=True)
+    assert changed.title == "Moderated"
 
 
 # -- privacy ---------------------------------------------------------------------------------------

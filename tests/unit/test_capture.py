@@ -13,6 +13,7 @@ from bot.domain.capture import (
     DEFAULT_TAGS,
     CaptureConfig,
     CapturedText,
+    parse_captured,
     parse_forum_post,
     parse_message,
     split_title,
@@ -224,6 +225,40 @@ class TestForumPost:
         assert _code(lambda: parse_forum_post("[bug]", "body", [])) == "title_empty"
         too_long = "b" * (BODY_MAX + 1)
         assert _code(lambda: parse_forum_post("T", too_long, [])) == "body_too_long"
+
+
+class TestCaptured:
+    """ "Capture as idea" reads any message: by its tag, else by its first line."""
+
+    def test_a_tagged_message_reads_as_at_tag_capture(self) -> None:
+        text = "[bug][sync] Comments vanish\nAfter reconnecting."
+        assert parse_captured(text) == parse_message(text)
+        assert parse_captured(text).kind == "bug"
+
+    def test_a_tag_discord_turned_into_a_channel_mention_counts(self) -> None:
+        captured = parse_captured("[<#42>] Shared calendars", channel_names={42: "feedback"})
+        assert captured == CapturedText("feedback", "Shared calendars", "", ())
+        # Without the channel's name the mention is ordinary text of the first line.
+        assert parse_captured("[<#42>] Shared calendars").title == "[<#42>] Shared calendars"
+
+    def test_an_untagged_message_gives_its_first_line_as_title(self) -> None:
+        captured = parse_captured("  Read-only share links\nFor clients.\nWho only look.  ")
+        assert captured == CapturedText(
+            "idea", "Read-only share links", "For clients.\nWho only look.", ()
+        )
+
+    def test_a_long_first_line_opens_the_body_with_its_overflow(self) -> None:
+        words = " ".join(f"word{i}" for i in range(40))
+        captured = parse_captured(f"{words}\nSecond line.")
+        assert len(captured.title) <= TITLE_MAX and captured.title.endswith("…")
+        assert captured.body.startswith("word") and captured.body.endswith("\nSecond line.")
+        assert " ".join(f"{captured.title[:-1]} {captured.body}".split()) == " ".join(
+            f"{words} Second line.".split()
+        )
+
+    def test_the_title_is_left_to_the_caller_to_refuse(self) -> None:
+        assert parse_captured("   ") == CapturedText("idea", "", "", ())
+        assert _code(lambda: parse_captured("[idea]")) == "title_empty"
 
 
 class TestSplitTitle:
