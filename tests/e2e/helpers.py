@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from bot.sandbox import InteractionResult, Message
@@ -26,3 +27,16 @@ def embed_text(message: Message) -> str:
         footer: dict[str, Any] = embed.get("footer") or {}
         parts.append(str(footer.get("text", "")))
     return "\n".join(parts)
+
+
+async def discord_handlers_done(timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    """Wait (bounded) for the event handlers discord.py is running right now to finish:
+    for effects no Discord message shows (points, stored ids)."""
+    current = asyncio.current_task()
+    running = [
+        task
+        for task in asyncio.all_tasks()
+        if task is not current and not task.done() and task.get_name().startswith("discord.py: ")
+    ]
+    if running:
+        await asyncio.wait_for(asyncio.gather(*running, return_exceptions=True), timeout)

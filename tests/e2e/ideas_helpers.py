@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import Env
+from helpers import discord_handlers_done
 
 from bot.app import create_bot, create_services
 from bot.domain.idea_model import Idea, IdeaDraft
@@ -179,11 +180,4 @@ def patches_of(env: Env, message_id: int) -> int:
 async def handlers_done(env: Env, timeout: float = 5.0) -> None:  # noqa: ASYNC109
     """Wait (bounded) for the event handlers discord.py is running right now to finish:
     what the bot does after its last visible action (storing a card's id) is then done."""
-    current = asyncio.current_task()
-    running = [
-        task
-        for task in asyncio.all_tasks()
-        if task is not current and not task.done() and task.get_name().startswith("discord.py: ")
-    ]
-    if running:
-        await asyncio.wait_for(asyncio.gather(*running, return_exceptions=True), timeout)
+    await discord_handlers_done(timeout)

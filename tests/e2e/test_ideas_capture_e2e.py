@@ -87,26 +87,33 @@ async def _menu_captured(env: Env, member: Any, source: Message) -> Any:
     return found
 
 
-async def _edit_seen(env: Env, source: Message, content: str) -> None:
-    """The author edits ``source``; return once the bot has handled the edit."""
-    handled = asyncio.ensure_future(
-        env.bot.wait_for("raw_message_edit", check=lambda p: p.message_id == source.id, timeout=5)
-    )
-    await env.driver.edit(source, content)
+async def _handled(env: Env, event: str, check: Any, action: Any) -> None:
+    """Run ``action``; return once the bot has handled the ``event`` it causes."""
+    handled = asyncio.ensure_future(env.bot.wait_for(event, check=check, timeout=5))
+    await action
     await handled
     await handlers_done(env)
     await settle_cards(env)
+
+
+async def _edit_seen(env: Env, source: Message, content: str) -> None:
+    """The author edits ``source``; return once the bot has handled the edit."""
+    await _handled(
+        env,
+        "raw_message_edit",
+        lambda p: p.message_id == source.id,
+        env.driver.edit(source, content),
+    )
 
 
 async def _rename_seen(env: Env, thread: Channel, name: str) -> None:
     """The owner renames ``thread``; return once the bot has handled the rename."""
-    handled = asyncio.ensure_future(
-        env.bot.wait_for("raw_thread_update", check=lambda p: p.thread_id == thread.id, timeout=5)
+    await _handled(
+        env,
+        "raw_thread_update",
+        lambda p: p.thread_id == thread.id,
+        env.driver.rename_thread(thread, name),
     )
-    await env.driver.rename_thread(thread, name)
-    await handled
-    await handlers_done(env)
-    await settle_cards(env)
 
 
 async def _forum_captured(env: Env, member: Any, title: str, content: str) -> Any:

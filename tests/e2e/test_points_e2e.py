@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 import pytest_asyncio
-from helpers import embed_text, reply_of
+from helpers import discord_handlers_done, embed_text, reply_of
 
 from bot.client import CocreateBot
 from bot.domain import events
@@ -447,8 +447,7 @@ async def handled(env: PointsEnv, event: str, action: Any) -> None:
     await action
     await seen
     # dispatch() creates the listener tasks in the same call that resolves wait_for.
-    running = [t for t in asyncio.all_tasks() if t.get_name() == f"discord.py: on_{event}"]
-    await asyncio.wait_for(asyncio.gather(*running), 5)
+    await discord_handlers_done()
 
 
 async def test_removing_the_check_mark_takes_the_points_back_or_passes_them_on(
