@@ -99,6 +99,7 @@ def create_services(settings: Settings, *, clock: Callable[[], datetime] | None 
     points = PointsService(db, guild_settings, now)
     privacy.register("points", points.forget)
     ideas.on_events.append(points.notify)  # the consumer wakes after each idea commit
+    guild_settings.on_change.append(ideas.settings_changed)
     return Services(
         settings=settings,
         db=db,

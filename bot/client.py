@@ -105,6 +105,7 @@ class CocreateBot(commands.Bot):
         self.started_monotonic = time.monotonic()
         self.synced_commands = False
         self._closing = False
+        self._timers_started = False
         self._message_routes: list[MessageRoute] = []
 
     # -- startup ---------------------------------------------------------------------
@@ -113,7 +114,6 @@ class CocreateBot(commands.Bot):
         self.scheduler.start()
         for extension in discover_extensions():
             await self.load_extension(extension)
-        await self.services.timers.start(self.scheduler)
         if self.settings.bot.sync_commands == "auto":
             await self.sync_commands(force=False)
 
@@ -179,6 +179,11 @@ class CocreateBot(commands.Bot):
 
     async def on_ready(self) -> None:
         log.info("Connected as %s to %d guild(s)", self.user, len(self.guilds))
+        if not self._timers_started:
+            # After READY, not in setup_hook: what fell due while the bot was down (cards
+            # and announcements to publish, DMs) needs the channel cache to post.
+            self._timers_started = True
+            await self.services.timers.start(self.scheduler)
 
     # -- shutdown --------------------------------------------------------------------
     async def close(self) -> None:

@@ -92,16 +92,21 @@ async def report_interaction_error(
     return incident
 
 
-async def notify_message_problem(message: discord.Message, reason: str) -> None:
+async def notify_message_problem(
+    message: discord.Message, reason: str, *, explain: bool = True
+) -> None:
     """A plain message could not be used: ⚠️ on it and a DM with the reason.
 
     Never a public scolding: when the member's DMs are closed, the reason goes in a thread
     (the message's own thread, or the thread it was posted in), mentioning only them.
+    ``explain=False``: only the ⚠️ (the member was just told the same reason).
     """
     try:
         await message.add_reaction("⚠️")
     except discord.HTTPException:
         log.info("Could not react to message %s", message.id)
+    if not explain:
+        return
     text = f"About your message {message.jump_url}:\n{reason}"
     try:
         await message.author.send(text, allowed_mentions=discord.AllowedMentions.none())

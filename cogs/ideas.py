@@ -13,13 +13,16 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import faults
 from bot.client import CocreateBot, MessageHandler
 from bot.domain.guild_config import Access, GuildConfig
 from bot.domain.idea_model import (
@@ -31,19 +34,27 @@ from bot.domain.idea_model import (
     StatusChange,
 )
 from bot.domain.ideas import IdeaStatus
-from bot.domain.notify import PendingNotice, plan_dms
 from bot.domain.ranking import SortOrder
+from bot.domain.snowflake import time_snowflake
 from bot.domain.timeparse import format_duration, parse_duration
-from bot.errors import InvalidInput, NotFound, PermissionDenied, UserError
+from bot.errors import InvalidInput, NotFound, PermissionDenied, RateLimited, UserError
 from bot.render import ideas as render
 from bot.scheduling.timers import Timer
+from bot.services.ideas import (
+    DM_TIMER,
+    PUBLISH_CARD,
+    PUBLISH_STATUS,
+    card_key,
+    similar_from_payload,
+)
 from cogs._common import access, bot_of, mod_log, moderator_only, require
 from cogs._errors import ReportingDynamicItem, ReportingModal, describe, notify_message_problem
 
 log = logging.getLogger(__name__)
 
-DM_TIMER = "ideas.dm"
 CARD_REFRESH_DELAY = 1.0  # votes within a second become one card edit
+CARD_EDIT_RETRIES = 5  # a failing card edit is retried with backoff, then left to the next start
+LOOK_BACK = 50  # messages a retried publication reads to find what a crashed attempt posted
 DRAFT_TTL = 15 * 60
 CURSOR_FLUSH_SECONDS = 30.0
 STATUS_CHOICES = [
@@ -96,12 +107,8 @@ class VoteButton(
         await interaction.response.defer(ephemeral=True, thinking=True)
         ideas = _services(interaction).ideas
         wanted = 1 if self.value == "up" else -1
-        current = await ideas.my_vote(interaction.guild_id, self.number, interaction.user.id)
         result = await ideas.vote(
-            interaction.guild_id,
-            self.number,
-            interaction.user.id,
-            0 if current == wanted else wanted,
+            interaction.guild_id, self.number, interaction.user.id, wanted, toggle=True
         )
         _cog(interaction).refresh_card(result.idea)
         if result.current == 0:
@@ -298,12 +305,7 @@ class SimilarChoice(
             )
             return
         cog.drafts.pop(self.token, None)
-        source = None
-        if draft.source == "menu" and draft.source_channel_id and draft.source_message_id:
-            channel = cog._channel(draft.source_channel_id)
-            if isinstance(channel, discord.TextChannel | discord.Thread):
-                source = channel.get_partial_message(draft.source_message_id)
-        idea = await cog.store_and_publish(draft, similar=[], reply_to=source)
+        idea = await cog.submit_and_publish(draft, similar=[])
         await interaction.followup.send(
             f"Thanks! Your idea is #{idea.number}. {idea.card_url or ''}", ephemeral=True
         )
@@ -579,6 +581,7 @@ class Ideas(commands.Cog):
         self.bot = bot
         self.services = bot.services
         self.drafts = Drafts()
+        self.card_refresh_delay = CARD_REFRESH_DELAY
         self._refresh: dict[int, asyncio.Task[None]] = {}
         self._dirty: set[int] = set()
         self._cursors: dict[int, tuple[int, int]] = {}  # channel → (guild, newest message id)
@@ -586,6 +589,10 @@ class Ideas(commands.Cog):
         self._catchup_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
         self._routes: dict[int, _MessageRoutes] = {}
+        #: Tagged messages being captured, per channel: no cursor may pass them.
+        self._inflight: dict[int, set[int]] = {}
+        #: (guild, member) → monotonic time until which a refused capture gets no second DM.
+        self._limit_noticed: dict[tuple[int, int], float] = {}
         self.capture_menu = app_commands.ContextMenu(
             name="Capture as idea", callback=self.capture_message
         )
@@ -603,6 +610,8 @@ class Ideas(commands.Cog):
         )
         self.bot.tree.add_command(self.capture_menu)
         self.services.timers.register(DM_TIMER, self._send_batched_dm)
+        self.services.timers.register(PUBLISH_CARD, self._publish_card)
+        self.services.timers.register(PUBLISH_STATUS, self._publish_status)
         self.bot.add_message_route(self.route_message)
         self._flush_task = asyncio.create_task(
             self._flush_cursors_forever(), name="cocreate:idea-cursors"
@@ -646,6 +655,8 @@ class Ideas(commands.Cog):
         content = message.content
         if "[" not in content and "#" not in content:  # no tag possible: the fast path
             return None
+        # Until it is handled, the channel's cursor must not pass this message.
+        self._inflight.setdefault(channel.id, set()).add(message.id)
         return self._capture_tagged
 
     async def handle_message(self, message: discord.Message) -> None:
@@ -679,15 +690,47 @@ class Ideas(commands.Cog):
                 source="message",
                 source_channel_id=message.channel.id,
                 source_message_id=message.id,
+                posted_at=message.created_at,
             )
             existing = await self.services.ideas.by_source(message.guild.id, message.id)
             if existing is not None:
                 return existing
-            await self.services.ideas.check_can_submit(message.guild.id, message.author.id)
-            return await self.store_and_publish(draft, reply_to=message)
+            return await self.submit_and_publish(
+                draft, cursor_to=self._cursor_bound(message.channel.id, message.id)
+            )
+        except RateLimited as exc:
+            await self._notify_limited(message, exc)
+            return None
         except UserError as exc:
             await notify_message_problem(message, str(exc))
             return None
+        finally:
+            inflight = self._inflight.get(message.channel.id)
+            if inflight is not None:
+                inflight.discard(message.id)
+                if not inflight:
+                    del self._inflight[message.channel.id]
+
+    def _cursor_bound(self, channel_id: int, message_id: int) -> int:
+        """How far ``channel_id``'s cursor may move on handling ``message_id``: not past a
+        tagged message still being captured (a crash then would skip it at catch-up)."""
+        others = [m for m in self._inflight.get(channel_id, ()) if m != message_id]
+        return min(message_id, min(others) - 1) if others else message_id
+
+    async def _notify_limited(self, message: discord.Message, exc: RateLimited) -> None:
+        """⚠️ on every refused message, but the reason by DM at most once per cooldown: a
+        burst of 100 messages must not become 100 DMs."""
+        assert message.guild is not None
+        key = (message.guild.id, message.author.id)
+        now = time.monotonic()
+        if self._limit_noticed.get(key, 0.0) > now:
+            await notify_message_problem(message, str(exc), explain=False)
+            return
+        config = await self.services.guild_settings.get(message.guild.id)
+        self._limit_noticed[key] = now + max(config.duration("ideas_cooldown").total_seconds(), 60)
+        if len(self._limit_noticed) > 10_000:  # forget expired entries now and then
+            self._limit_noticed = {k: t for k, t in self._limit_noticed.items() if t > now}
+        await notify_message_problem(message, str(exc))
 
     def _can_read(self, message: discord.Message) -> bool:
         """Whether the bot sees ``message``'s text: without the message content intent,
@@ -841,7 +884,6 @@ class Ideas(commands.Cog):
             parsed = await self.services.ideas.parse_forum_post(
                 guild_id, thread.name, starter.content, [t.name for t in thread.applied_tags]
             )
-            await self.services.ideas.check_can_submit(guild_id, starter.author.id)
             draft = IdeaDraft(
                 guild_id=guild_id,
                 author_id=starter.author.id,
@@ -853,8 +895,9 @@ class Ideas(commands.Cog):
                 source_channel_id=thread.id,
                 source_message_id=starter.id,
                 thread_id=thread.id,
+                posted_at=starter.created_at,
             )
-            return await self.store_and_publish(draft, forum_thread=thread)
+            return await self.submit_and_publish(draft)
         except UserError as exc:
             await notify_message_problem(starter, str(exc))
             return None
@@ -893,16 +936,11 @@ class Ideas(commands.Cog):
             source_channel_id=message.channel.id,
             source_message_id=message.id,
             contributors=(interaction.user.id,) if interaction.user.id != message.author.id else (),
+            submitted_by=interaction.user.id,
         )
-        await self.submit_interactive(interaction, draft, reply_to=message)
+        await self.submit_interactive(interaction, draft)
 
-    async def submit_interactive(
-        self,
-        interaction: discord.Interaction,
-        draft: IdeaDraft,
-        *,
-        reply_to: discord.Message | None = None,
-    ) -> None:
+    async def submit_interactive(self, interaction: discord.Interaction, draft: IdeaDraft) -> None:
         """Modal and context-menu submissions: show similar ideas before storing anything."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         ideas = self.services.ideas
@@ -928,69 +966,152 @@ class Ideas(commands.Cog):
                 ephemeral=True,
             )
             return
-        idea = await self.store_and_publish(draft, similar=[], reply_to=reply_to)
+        idea = await self.submit_and_publish(draft, similar=[])
         await interaction.followup.send(
             f"Thanks! Your idea is #{idea.number}. {idea.card_url or ''}".strip(), ephemeral=True
         )
 
     # ------------------------------------------------------------------- publishing
-    async def store_and_publish(
+    async def submit_and_publish(
         self,
         draft: IdeaDraft,
         *,
         similar: list[SimilarCandidate] | None = None,
-        reply_to: discord.Message | discord.PartialMessage | None = None,
-        forum_thread: discord.Thread | None = None,
+        cursor_to: int | None = None,
     ) -> Idea:
-        """Store the idea (committed first), then post its card, thread and source reply."""
+        """Store the idea with its publication (one commit), then publish it at once: card,
+        thread and source reply. What a crash or an outage interrupts is finished from the
+        stored publication (:meth:`_publish_card`), at the next start or retry."""
         ideas = self.services.ideas
         if similar is None:
             similar = await ideas.similar(draft.guild_id, draft.title, draft.body)
-        submission = await ideas.submit(draft, check_rate=False)
+        submission = await ideas.submit(draft, similar=similar, cursor_to=cursor_to)
         idea = submission.idea
         if not submission.created:
             return idea
-        similar = [s for s in similar if s.number != idea.number]
+        faults.point("ideas.after-submit-commit")
+        if await self.services.timers.run_now(PUBLISH_CARD, card_key(idea.id)):
+            idea = await ideas.get(idea.guild_id, idea.number)
+        return idea
+
+    async def _publish_card(self, timer: Timer) -> None:
+        """Publish a stored idea: its card (with a thread), then the reply to its source.
+
+        Idempotent: steps already recorded are skipped, and a retry first looks for what a
+        crashed attempt may have posted before it could record it, so each appears once.
+        """
+        ideas = self.services.ideas
+        idea = await ideas.get_by_id(int(timer.payload["idea_id"]))
+        if idea is None:
+            return  # purged or forgotten meanwhile
+        similar = similar_from_payload(timer.payload.get("similar", ()))
+        if idea.card_message_id is None and idea.status is not IdeaStatus.HIDDEN:
+            await self._post_card(idea, similar, look_first=not timer.first_try)
+        idea = await ideas.get_by_id(idea.id) or idea
+        if idea.card_message_id is not None and idea.card_version != idea.card_shown:
+            self.refresh_card(idea)  # changed (an edit, votes) while the card was posted
+        if idea.source in ("message", "menu") and idea.source_message_id:
+            await self._reply_to_source(idea, similar, look_first=not timer.first_try)
+
+    async def _post_card(
+        self, idea: Idea, similar: list[SimilarCandidate], *, look_first: bool
+    ) -> None:
         config = await self.services.guild_settings.get(idea.guild_id)
         oppose = bool(config["ideas_oppose_votes"])
         embed = render.idea_card(idea, oppose_enabled=oppose, similar=similar)
         view = card_view(idea, oppose_enabled=oppose)
-        card: discord.Message | None = None
         thread_id: int | None = None
+        if idea.source == "forum" and idea.thread_id:
+            channel = self._channel(idea.thread_id)
+            if channel is None:
+                channel = await self._fetch_channel(idea.thread_id)
+            thread_id = idea.thread_id
+        else:
+            channel = self._channel(config.channel("ideas_channel")) or self._channel(
+                idea.source_channel_id
+            )
+        if not isinstance(channel, discord.TextChannel | discord.Thread):
+            log.warning("Idea %s has no channel to post its card in", idea.id)
+            return
+        card = await self._find_card(channel, idea) if look_first else None
+        if card is None:
+            card = await channel.send(embed=embed, view=view or discord.utils.MISSING)
+        faults.point("ideas.after-card-post")
+        if isinstance(channel, discord.TextChannel):
+            thread_id = await self._card_thread(card, idea)
+        await self.services.ideas.attach_card(
+            idea.id, card.channel.id, card.id, thread_id, idea.card_version
+        )
+
+    async def _card_thread(self, card: discord.Message, idea: Idea) -> int | None:
+        """The card's discussion thread: created, or found (a thread started from a
+        message has the message's id) when a crashed attempt created it."""
         try:
-            if forum_thread is not None:
-                card = await forum_thread.send(embed=embed, view=view or discord.utils.MISSING)
-                thread_id = forum_thread.id
-            else:
-                channel = self._channel(config.channel("ideas_channel")) or (
-                    reply_to.channel if reply_to is not None else None
-                )
-                if isinstance(channel, discord.TextChannel):
-                    card = await channel.send(embed=embed, view=view or discord.utils.MISSING)
-                    thread = await card.create_thread(
-                        name=render.clip(f"#{idea.number} {idea.title}", 100)
-                    )
-                    thread_id = thread.id
-                    author = self.bot.get_user(idea.author_id)
-                    if author is not None:
-                        with contextlib.suppress(discord.HTTPException):
-                            await thread.add_user(author)
+            thread = await card.create_thread(name=render.clip(f"#{idea.number} {idea.title}", 100))
         except discord.HTTPException as exc:
-            log.warning("Could not post the card of idea %s: %s", idea.id, exc)
-        if card is not None:
-            await ideas.attach_card(idea.id, card.channel.id, card.id, thread_id)
-            idea = await ideas.get(idea.guild_id, idea.number)
-        # Tagged messages and "Capture as idea" both have a source message: link it.
-        if reply_to is not None and draft.source in ("message", "menu"):
-            await self._reply_to_source(reply_to, idea, similar)
-        return idea
+            existing = await self._fetch_channel(card.id)
+            if isinstance(existing, discord.Thread):
+                return existing.id
+            if isinstance(exc, discord.DiscordServerError):
+                raise  # retried with the whole publication; the card is found again
+            log.warning("Could not open a thread for idea %s: %s", idea.id, exc)
+            return None
+        author = self.bot.get_user(idea.author_id)
+        if author is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await thread.add_user(author)
+        return thread.id
+
+    async def _fetch_channel(self, channel_id: int) -> Any:
+        try:
+            return await self.bot.fetch_channel(channel_id)
+        except discord.HTTPException:
+            return None
+
+    async def _find_card(
+        self, channel: discord.TextChannel | discord.Thread, idea: Idea
+    ) -> discord.Message | None:
+        """A card of ``idea`` this bot posted without recording it (crash in between)."""
+        prefix = f"#{idea.number} · "
+        return await self._find_own(
+            channel,
+            idea.created_at,
+            lambda m: any((e.title or "").startswith(prefix) for e in m.embeds),
+        )
+
+    async def _find_own(
+        self,
+        channel: discord.abc.Messageable,
+        since: datetime,
+        matches: Callable[[discord.Message], bool],
+    ) -> discord.Message | None:
+        """A recent message of this bot in ``channel`` since ``since`` that ``matches``."""
+        me = self.bot.user
+        if me is None:
+            return None
+        after = discord.Object(time_snowflake(since - timedelta(seconds=5)))
+        try:
+            async for message in channel.history(limit=LOOK_BACK, after=after):
+                if message.author.id == me.id and matches(message):
+                    return message
+        except discord.HTTPException as exc:
+            log.info("Could not look for an earlier post in %s: %s", channel, exc)
+        return None
 
     async def _reply_to_source(
-        self,
-        message: discord.Message | discord.PartialMessage,
-        idea: Idea,
-        similar: list[SimilarCandidate],
+        self, idea: Idea, similar: list[SimilarCandidate], *, look_first: bool
     ) -> None:
+        channel = self._channel(idea.source_channel_id)
+        if not isinstance(channel, discord.TextChannel | discord.Thread) or not (
+            source_id := idea.source_message_id
+        ):
+            return
+        if look_first and await self._find_own(
+            channel,
+            idea.created_at,
+            lambda m: m.reference is not None and m.reference.message_id == source_id,
+        ):
+            return
         text = f"💡 Captured as idea **#{idea.number}**."
         if idea.card_url:
             text += f" Vote and discuss: {idea.card_url}"
@@ -1004,8 +1125,11 @@ class Ideas(commands.Cog):
             view = discord.ui.View(timeout=None)
             for candidate in similar[:3]:
                 view.add_item(KeepOrSupport(idea.number, candidate.number))
+        message = channel.get_partial_message(source_id)
         try:
             await message.reply(text, view=view or discord.utils.MISSING, mention_author=False)
+        except discord.DiscordServerError:
+            raise  # retried
         except discord.HTTPException:
             with contextlib.suppress(discord.HTTPException):
                 await message.add_reaction("💡")
@@ -1018,36 +1142,48 @@ class Ideas(commands.Cog):
 
     # ----------------------------------------------------------------- card refreshes
     def refresh_card(self, idea: Idea) -> None:
-        """Edit the card soon; changes within a second become one edit (rate limits)."""
+        """Edit the card soon; changes within a second become one edit (rate limits).
+
+        The card shows the store's latest version when the edit runs, and the version it
+        shows is recorded: a card whose edit was lost (a crash, an outage) still differs
+        from the store at the next start, and is edited then (:meth:`_correct_cards`)."""
         if not idea.card_message_id:
-            return
+            return  # not posted yet: the publication shows the latest version
         self._dirty.add(idea.id)
         task = self._refresh.get(idea.id)
         if task is None or task.done():
             self._refresh[idea.id] = asyncio.create_task(
-                self._refresh_later(idea.guild_id, idea.number, idea.id),
-                name=f"cocreate:card-{idea.id}",
+                self._refresh_later(idea.id), name=f"cocreate:card-{idea.id}"
             )
 
-    async def _refresh_later(self, guild_id: int, number: int, idea_id: int) -> None:
+    async def _refresh_later(self, idea_id: int) -> None:
+        failures = 0
         try:
             while idea_id in self._dirty:
-                await asyncio.sleep(CARD_REFRESH_DELAY)
+                await asyncio.sleep(self.card_refresh_delay * 2**failures)
                 self._dirty.discard(idea_id)
-                await self._edit_card(await self.services.ideas.get(guild_id, number))
+                idea = await self.services.ideas.get_by_id(idea_id)
+                if idea is None:
+                    return
+                try:
+                    await self._edit_card(idea)
+                    failures = 0
+                except discord.HTTPException as exc:
+                    failures += 1
+                    if failures > CARD_EDIT_RETRIES:
+                        raise
+                    log.info("Editing the card of idea %s failed (%s); retrying", idea_id, exc)
+                    self._dirty.add(idea_id)
         except Exception:
             log.exception("Refreshing the card of idea %s failed", idea_id)
         finally:
             self._refresh.pop(idea_id, None)
 
     async def _edit_card(self, idea: Idea) -> None:
-        channel = self._channel(idea.card_channel_id)
-        if (
-            channel is None
-            or not idea.card_message_id
-            or not isinstance(channel, discord.abc.Messageable)
-        ):
+        if not idea.card_message_id or not idea.card_channel_id:
             return
+        # A partial channel needs no cache (cards are corrected at start).
+        channel = self.bot.get_partial_messageable(idea.card_channel_id, guild_id=idea.guild_id)
         config = await self.services.guild_settings.get(idea.guild_id)
         oppose = bool(config["ideas_oppose_votes"])
         view = card_view(idea, oppose_enabled=oppose)
@@ -1056,6 +1192,16 @@ class Ideas(commands.Cog):
             await message.edit(embed=render.idea_card(idea, oppose_enabled=oppose), view=view)
         except discord.NotFound:
             log.info("The card of idea %s is gone", idea.id)
+        await self.services.ideas.card_shown(idea.id, idea.card_version)
+
+    async def _correct_cards(self, guild: discord.Guild) -> int:
+        """At start: edit the cards that show less than the store holds."""
+        stale = await self.services.ideas.stale_cards(guild.id)
+        for idea in stale:
+            self.refresh_card(idea)
+        if stale:
+            log.info("Correcting %d card(s) in guild %s", len(stale), guild.id)
+        return len(stale)
 
     # ------------------------------------------------------------------ status changes
     async def change_status(
@@ -1079,30 +1225,95 @@ class Ideas(commands.Cog):
         return change
 
     async def announce_status(self, change: StatusChange) -> None:
-        """Card, thread message (mentioning only the author), author DM, follower DMs."""
-        idea = change.idea
-        self.refresh_card(idea)
-        if IdeaStatus.HIDDEN in (change.old, change.new):
-            return  # moderation: no notifications
-        thread = self._channel(idea.thread_id)
-        if isinstance(thread, discord.Thread):
-            ping = discord.AllowedMentions(
-                users=[discord.Object(idea.author_id)], everyone=False, roles=False
-            )
-            with contextlib.suppress(discord.HTTPException):
-                await thread.send(render.thread_status_text(change), allowed_mentions=ping)
+        """Card edit, then the change's stored publication (see :meth:`_publish_status`)."""
+        self.refresh_card(change.idea)
+        if change.publish_key is not None:
+            faults.point("ideas.after-status-commit")
+            await self.services.timers.run_now(PUBLISH_STATUS, change.publish_key)
+            if change.queued_for:
+                await self.services.timers.wake()  # the followers' batched DMs
+
+    async def _publish_status(self, timer: Timer) -> None:
+        """A status change told to everyone concerned: a thread message mentioning only the
+        author, the author's DM, and for implemented ideas a #shipped post. Each step is
+        recorded when done, so a retry repeats none (follower DMs are their own timers)."""
+        payload = timer.payload
+        idea = await self.services.ideas.get_by_id(int(payload["idea_id"]))
+        if idea is None:
+            return
+        change = StatusChange(
+            idea,
+            IdeaStatus(payload["old"]),
+            IdeaStatus(payload["new"]),
+            payload["reason"],
+            int(payload["actor_id"]),
+        )
+        done: list[str] = payload.setdefault("done", [])
+
+        async def step(name: str, action: Callable[[], Awaitable[object]]) -> None:
+            if name in done:
+                return
+            await action()
+            done.append(name)
+            await self.services.timers.save_progress(timer)
+
+        look_first = not timer.first_try
+        await step("thread", lambda: self._status_in_thread(change, look_first=look_first))
         if idea.author_id and idea.author_id != change.actor_id:
-            await self._dm(
-                idea.author_id, render.author_dm_text(change, self._guild_name(idea.guild_id))
+            await step(
+                "author",
+                lambda: self._dm(
+                    idea.author_id, render.author_dm_text(change, self._guild_name(idea.guild_id))
+                ),
             )
-        for member_id in change.queued_for:
-            await self._schedule_dm(idea.guild_id, member_id)
         if change.new is IdeaStatus.IMPLEMENTED:
-            config = await self.services.guild_settings.get(idea.guild_id)
-            shipped = self._channel(config.channel("shipped_channel"))
-            if isinstance(shipped, discord.TextChannel):
-                with contextlib.suppress(discord.HTTPException):
-                    await shipped.send(render.shipped_text(idea))
+            await step("shipped", lambda: self._shipped(idea, look_first=look_first))
+
+    async def _status_in_thread(self, change: StatusChange, *, look_first: bool) -> None:
+        idea = change.idea
+        if not idea.thread_id:
+            return
+        thread = self._channel(idea.thread_id) or await self._fetch_channel(idea.thread_id)
+        if not isinstance(thread, discord.Thread):
+            return
+        text = render.thread_status_text(change)
+        await self._post_once(
+            thread,
+            text,
+            since=change.idea.updated_at,
+            look_first=look_first,
+            allowed_mentions=discord.AllowedMentions(
+                users=[discord.Object(idea.author_id)], everyone=False, roles=False
+            ),
+        )
+
+    async def _shipped(self, idea: Idea, *, look_first: bool) -> None:
+        config = await self.services.guild_settings.get(idea.guild_id)
+        shipped = self._channel(config.channel("shipped_channel"))
+        if isinstance(shipped, discord.TextChannel):
+            await self._post_once(
+                shipped, render.shipped_text(idea), since=idea.updated_at, look_first=look_first
+            )
+
+    async def _post_once(
+        self,
+        channel: discord.TextChannel | discord.Thread,
+        text: str,
+        *,
+        since: datetime,
+        look_first: bool,
+        allowed_mentions: discord.AllowedMentions | None = None,
+    ) -> None:
+        """Post ``text`` unless a crashed attempt already did. A server error propagates
+        (the publication is retried); a refusal (missing permission) is logged and skipped."""
+        if look_first and await self._find_own(channel, since, lambda m: m.content == text):
+            return
+        try:
+            await channel.send(text, allowed_mentions=allowed_mentions or discord.utils.MISSING)
+        except discord.DiscordServerError:
+            raise
+        except discord.HTTPException as exc:
+            log.warning("Could not post in %s: %s", channel.id, exc)
 
     def _guild_name(self, guild_id: int) -> str:
         guild = self.bot.get_guild(guild_id)
@@ -1121,19 +1332,6 @@ class Ideas(commands.Cog):
         except discord.HTTPException:
             log.info("Could not DM member %s (DMs closed?)", member_id)
             return False
-
-    async def _schedule_dm(self, guild_id: int, member_id: int) -> None:
-        _, last = await self.services.ideas.dm_state(guild_id, member_id)
-        now = self.services.clock()
-        plan = plan_dms(
-            [PendingNotice(member_id, 0, IdeaStatus.NEW, IdeaStatus.NEW, None, now)],
-            {member_id: last} if last else {},
-            now,
-        )
-        due = now if member_id in plan.send else plan.waiting[member_id]
-        await self.services.timers.schedule(
-            guild_id, DM_TIMER, f"{guild_id}:{member_id}", due, {"member_id": member_id}
-        )
 
     async def _send_batched_dm(self, timer: Timer) -> None:
         member_id = int(timer.payload["member_id"])
@@ -1194,6 +1392,7 @@ class Ideas(commands.Cog):
         async with self._catchup_lock:
             for guild in list(self.bot.guilds):
                 try:
+                    await self._correct_cards(guild)
                     await self.catch_up(guild)
                 except Exception:
                     log.exception("Catching up on guild %s failed", guild.id)
@@ -1216,8 +1415,9 @@ class Ideas(commands.Cog):
                 continue
             newest = after
             try:
+                # Every message since the cursor, however long the bot was down.
                 async for message in channel.history(
-                    limit=500, after=discord.Object(after), oldest_first=True
+                    limit=None, after=discord.Object(after), oldest_first=True
                 ):
                     newest = max(newest, message.id)
                     if message.author.bot:
@@ -1252,7 +1452,9 @@ class Ideas(commands.Cog):
     async def flush_cursors(self) -> None:
         pending, self._cursors = self._cursors, {}
         for channel_id, (guild_id, message_id) in pending.items():
-            await self.services.ideas.advance_cursor(guild_id, channel_id, message_id)
+            inflight = self._inflight.get(channel_id)
+            bound = min(message_id, min(inflight) - 1) if inflight else message_id
+            await self.services.ideas.advance_cursor(guild_id, channel_id, bound)
 
     async def _flush_cursors_forever(self) -> None:
         while True:

@@ -39,6 +39,9 @@ class Idea:
     merged_into: int | None = None
     hidden_from: IdeaStatus | None = None
     flag: str | None = None
+    #: What the card shows: the store's version of it, and the version Discord displays.
+    card_version: int = 0
+    card_shown: int = 0
     tags: tuple[str, ...] = ()
     contributors: tuple[int, ...] = ()
 
@@ -82,6 +85,16 @@ class IdeaDraft:
     contributors: tuple[int, ...] = ()
     #: For forum posts: the post's own thread is the discussion thread.
     thread_id: int | None = None
+    #: When the source was posted (a message's snowflake time); None: now. The cooldown
+    #: compares these, so catch-up after downtime judges messages by when members wrote.
+    posted_at: datetime | None = None
+    #: Who submitted it, when not the author (the member using "Capture as idea"): the
+    #: cooldown and blocks apply to them.
+    submitted_by: int | None = None
+
+    @property
+    def submitter(self) -> int:
+        return self.author_id if self.submitted_by is None else self.submitted_by
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +129,9 @@ class StatusChange:
     actor_id: int
     #: Followers other than the author who asked for DMs (their notices were queued).
     queued_for: tuple[int, ...] = ()
+    #: The key of the timer row that publishes this change in Discord (None: nothing to
+    #: tell, e.g. hiding).
+    publish_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

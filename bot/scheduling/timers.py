@@ -5,6 +5,13 @@ Poll closes, policy deadlines, reminders and batched DMs are stored in ``timers`
 when it fires, every due row is handed to the handler registered for its kind and marked
 done. What fell due while the bot was down runs at start. A failing handler is retried
 with backoff, so a Discord outage delays a post instead of losing it.
+
+Timers are also how what must appear in Discord is published durably: a service writes a
+timer row due *now* in the same transaction as the change (a new idea's card, a status
+change's announcements); the caller then runs it at once with :meth:`TimerService.run_now`.
+If the process dies before it finishes, the row is still there and runs at the next start;
+if Discord fails, it is retried. ``Timer.first_try`` tells a handler that nothing of it can
+have been posted yet, so it need not look for a post a crashed attempt may have made.
 """
 
 from __future__ import annotations
@@ -40,6 +47,9 @@ class Timer:
     due_at: datetime
     payload: dict[str, Any]
     attempts: int
+    #: Run right after the commit that created it, in this process: no earlier attempt can
+    #: have posted anything. False at start-up and on retries.
+    first_try: bool = False
 
 
 TimerHandler = Callable[[Timer], Awaitable[None]]
@@ -55,6 +65,7 @@ class TimerService:
         self._scheduler: AsyncIOScheduler | None = None
         self._armed_for: datetime | None = None
         self._lock = asyncio.Lock()
+        self._running: set[int] = set()  # timer ids a handler is working on
 
     def register(self, kind: str, handler: TimerHandler) -> None:
         self._handlers[kind] = handler
@@ -79,6 +90,30 @@ class TimerService:
         if self._armed_for is None or due_at < self._armed_for:
             await self._arm()
 
+    async def run_now(self, kind: str, key: str) -> bool:
+        """Run the pending timer ``(kind, key)`` at once (a publication just committed).
+
+        Returns True when it ran to completion here; False when it was done already, is
+        running elsewhere, or failed (then it is retried with backoff like any timer).
+        """
+        row = await self._db.read(lambda c: repo.get_timer(c, kind, key))
+        if row is None or row["done_at"] is not None or row["id"] in self._running:
+            return False
+        ok = await self._run_one(row, first_try=row["attempts"] == 0)
+        if not ok:
+            await self._arm()
+        return bool(ok)
+
+    async def wake(self) -> None:
+        """Re-arm for the earliest pending row, after a unit of another service wrote timer
+        rows directly (in its own transaction). Losing this call loses nothing: rows that
+        are due run at the next start."""
+        await self._arm()
+
+    async def save_progress(self, timer: Timer) -> None:
+        """Persist ``timer.payload`` (a handler records the steps it has done)."""
+        await self._db.write(lambda c: repo.set_payload(c, timer.id, timer.payload))
+
     async def cancel(self, kind: str, key: str) -> bool:
         return await self._db.write(lambda c: repo.cancel_timer(c, kind, key))
 
@@ -93,13 +128,23 @@ class TimerService:
                 if not rows:
                     break
                 for row in rows:
-                    done += await self._run_one(row)
+                    if row["id"] in self._running:
+                        continue
+                    # Read again: run_now may have finished (or progressed) it since.
+                    fresh = await self._db.read(partial(repo.get_timer_by_id, timer_id=row["id"]))
+                    if (
+                        fresh is None
+                        or fresh["done_at"] is not None
+                        or fresh["id"] in self._running
+                    ):
+                        continue
+                    done += await self._run_one(fresh)
                 if len(rows) < BATCH:
                     break
             await self._arm()
             return done
 
-    async def _run_one(self, row: Any) -> int:
+    async def _run_one(self, row: Any, *, first_try: bool = False) -> int:
         timer = Timer(
             row["id"],
             row["guild_id"],
@@ -108,7 +153,15 @@ class TimerService:
             datetime.fromisoformat(row["due_at"]),
             orjson.loads(row["payload"]),
             row["attempts"],
+            first_try,
         )
+        self._running.add(timer.id)
+        try:
+            return await self._run_handler(timer, row["due_at"])
+        finally:
+            self._running.discard(timer.id)
+
+    async def _run_handler(self, timer: Timer, due_at: str) -> int:
         handler = self._handlers.get(timer.kind)
         try:
             if handler is None:
@@ -127,7 +180,7 @@ class TimerService:
             retry_at = to_iso(self._clock() + delay)
             await self._db.write(lambda c: repo.retry_timer(c, timer.id, retry_at, error))
             return 0
-        await self._db.write(lambda c: repo.finish_timer(c, timer.id, row["due_at"]))
+        await self._db.write(lambda c: repo.finish_timer(c, timer.id, due_at))
         return 1
 
     async def _arm(self) -> None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from bot.domain.guild_config import GUILD_SETTINGS, GuildConfig, SettingSpec, parse_value, spec_for
 from bot.services._util import domain_errors
 from bot.storage import common
 from bot.storage.database import Database
+
+#: Runs inside the unit that changes settings: (connection, guild id, old values, new
+#: values) of the keys changed. A feature whose state must start with a setting (a channel's
+#: catch-up cursor when it becomes watched) writes it in the same transaction.
+SettingsHook = Callable[[Any, int, Mapping[str, Any], Mapping[str, Any]], None]
 
 
 class GuildSettingsService:
@@ -18,6 +23,17 @@ class GuildSettingsService:
         self._db = db
         self._defaults = dict(defaults)
         self._cache: dict[int, GuildConfig] = {}
+        self.on_change: list[SettingsHook] = []
+
+    def _effective(self, conn: Any, guild_id: int, keys: list[str]) -> dict[str, Any]:
+        overrides = common.load_guild_overrides(conn, guild_id)
+        return {k: overrides.get(k, self._defaults[k]) for k in keys}
+
+    def _changed(
+        self, conn: Any, guild_id: int, old: Mapping[str, Any], new: Mapping[str, Any]
+    ) -> None:
+        for hook in self.on_change:
+            hook(conn, guild_id, old, new)
 
     async def get(self, guild_id: int) -> GuildConfig:
         """The guild's effective settings (cached until the next change)."""
@@ -58,8 +74,10 @@ class GuildSettingsService:
                 spec_for(key)
 
         def unit(conn: Any) -> None:
+            old = self._effective(conn, guild_id, list(values))
             for key, value in values.items():
                 common.set_guild_setting(conn, guild_id, key, value, actor_id)
+            self._changed(conn, guild_id, old, values)
             common.record_mod_action(
                 conn, guild_id, actor_id, "config.set", ",".join(values), repr(dict(values))
             )
@@ -74,7 +92,10 @@ class GuildSettingsService:
                 spec_for(key)
 
         def unit(conn: Any) -> int:
+            keys = list(self._defaults) if key is None else [key]
+            old = self._effective(conn, guild_id, keys)
             count = common.delete_guild_settings(conn, guild_id, None if key is None else [key])
+            self._changed(conn, guild_id, old, {k: self._defaults[k] for k in keys})
             common.record_mod_action(conn, guild_id, actor_id, "config.reset", key or "*", "")
             return count
 

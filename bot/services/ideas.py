@@ -11,7 +11,7 @@ import asyncio
 import logging
 import math
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,13 +52,16 @@ from bot.domain.ideas import (
     validate_reason,
     validate_title,
 )
+from bot.domain.notify import dm_allowed_at
 from bot.domain.ranking import SortOrder, rank
 from bot.domain.similarity import SimilarityIndex
+from bot.domain.snowflake import time_snowflake
 from bot.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited
 from bot.services._util import domain_errors
 from bot.services.guild_settings import GuildSettingsService
 from bot.storage import common
 from bot.storage import ideas as repo
+from bot.storage import timers as timers_repo
 from bot.storage.common import to_iso
 from bot.storage.database import Database
 
@@ -68,6 +71,13 @@ PAGE_SIZE = 5
 #: Capture paths whose idea follows edits of its source while the idea is `new`.
 _FOLLOWS = frozenset({"message", "menu", "forum"})
 _NOT_FOUND = "There is no idea #{n} here."
+
+#: Timer kinds of what the Ideas feature must show in Discord (see bot.scheduling.timers):
+#: a new idea's card, thread and source reply; a status change's announcements; a batched
+#: follower DM.
+PUBLISH_CARD = "ideas.card"
+PUBLISH_STATUS = "ideas.status"
+DM_TIMER = "ideas.dm"
 
 
 def capture_config(config: GuildConfig) -> CaptureConfig:
@@ -112,6 +122,26 @@ class IdeaService:
             cached = (tags, capture_config(config))
             self._capture[guild_id] = cached
         return cached[1]
+
+    def settings_changed(
+        self,
+        conn: sqlite3.Connection,
+        guild_id: int,
+        old: Mapping[str, Any],
+        new: Mapping[str, Any],
+    ) -> None:
+        """A channel becoming watched starts its catch-up cursor now, in the same unit:
+        tagged messages posted from this moment on are captured even if the bot is down
+        before it sees one. (A channel watched again after a pause starts afresh: what was
+        posted while it was not watched is never collected.)"""
+        if "watched_channels" not in new:
+            return
+        added = {int(c) for c in new["watched_channels"]} - {
+            int(c) for c in old.get("watched_channels", ())
+        }
+        start = time_snowflake(self._clock())
+        for channel_id in added:
+            repo.start_cursor(conn, guild_id, channel_id, start)
 
     async def get(self, guild_id: int, number: int) -> Idea:
         idea = await self._db.read(lambda c: repo.get_by_number(c, guild_id, number))
@@ -162,28 +192,40 @@ class IdeaService:
         with domain_errors():
             return parse_forum_post(title, content, tags, config)
 
-    async def check_can_submit(self, guild_id: int, member_id: int) -> None:
-        """Raise RateLimited when the member is blocked or inside the cooldown."""
-        now = self._clock()
-        block = await self._db.read(
-            lambda c: repo.active_block(c, guild_id, member_id, to_iso(now))
-        )
-        if block is not None:
-            until = (
-                f" until <t:{int(datetime.fromisoformat(block['until_at']).timestamp())}:f>"
-                if block["until_at"]
-                else ""
-            )
-            raise RateLimited(f"A moderator paused your idea submissions{until}: {block['reason']}")
-        config = await self._settings.get(guild_id)
-        last = await self._db.read(lambda c: repo.last_submission_at(c, guild_id, member_id))
-        cooldown = config.duration("ideas_cooldown")
-        if last is not None and now - last < cooldown:
-            wait = math.ceil((cooldown - (now - last)).total_seconds())
-            raise RateLimited(f"You just shared an idea; you can share another in {wait}s.")
+    async def check_can_submit(
+        self, guild_id: int, member_id: int, posted_at: datetime | None = None
+    ) -> None:
+        """Raise RateLimited when the member is blocked or inside the cooldown.
 
-    async def submit(self, draft: IdeaDraft, *, check_rate: bool = True) -> Submission:
-        """Store a new idea; a source message already captured returns its idea instead."""
+        A quick answer for the interactive paths before they offer similar ideas; the
+        deciding check runs again inside :meth:`submit`'s write unit."""
+        config = await self._settings.get(guild_id)
+        now = self._clock()
+        posted = posted_at or now
+        await self._db.read(
+            lambda c: _check_rate(
+                c, guild_id, member_id, posted, now, config.duration("ideas_cooldown")
+            )
+        )
+
+    async def submit(
+        self,
+        draft: IdeaDraft,
+        *,
+        similar: Iterable[SimilarCandidate] = (),
+        cursor_to: int | None = None,
+        check_rate: bool = True,
+    ) -> Submission:
+        """Store a new idea and what Discord must show of it, in one unit.
+
+        A source message already captured returns its idea instead. The block and cooldown
+        are decided inside the unit, so a burst of concurrent captures by one member stores
+        one idea, and the cooldown compares the times the sources were posted. The unit also
+        records the card to publish (a timer row: see :data:`PUBLISH_CARD`), and for a
+        tagged message moves its channel's catch-up cursor to ``cursor_to``.
+        ``check_rate=False`` skips the cooldown (never the block): for trusted callers such
+        as test set-ups, never for what members send.
+        """
         if draft.source_message_id is not None:
             existing = await self.by_source(draft.guild_id, draft.source_message_id)
             if existing is not None:
@@ -197,15 +239,25 @@ class IdeaService:
                 body=validate_body(draft.body),
                 kind=validate_kind(draft.kind, kinds),
             )
-        if check_rate:
-            await self.check_can_submit(draft.guild_id, draft.author_id)
+        cooldown = config.duration("ideas_cooldown")
+        now = self._clock()
+        posted = draft.posted_at or now
+        shown_similar = [_similar_payload(s) for s in similar]
 
         def unit(conn: sqlite3.Connection) -> tuple[Idea, bool]:
             if draft.source_message_id is not None:
                 again = repo.get_by_source(conn, draft.guild_id, draft.source_message_id)
                 if again is not None:
                     return again, False
-            idea_id = repo.insert_idea(conn, draft)
+            _check_rate(
+                conn,
+                draft.guild_id,
+                draft.submitter,
+                posted,
+                now,
+                cooldown if check_rate else timedelta(0),
+            )
+            idea_id = repo.insert_idea(conn, draft, to_iso(posted))
             common.emit_event(
                 conn,
                 draft.guild_id,
@@ -219,6 +271,16 @@ class IdeaService:
                     "contributors": list(draft.contributors),
                 },
             )
+            if cursor_to is not None and draft.source_channel_id is not None:
+                repo.advance_cursor(conn, draft.guild_id, draft.source_channel_id, cursor_to)
+            timers_repo.upsert_timer(
+                conn,
+                draft.guild_id,
+                PUBLISH_CARD,
+                card_key(idea_id),
+                to_iso(now),
+                {"idea_id": idea_id, "similar": shown_similar},
+            )
             idea = repo.get_by_id(conn, idea_id)
             assert idea is not None
             return idea, True
@@ -229,10 +291,24 @@ class IdeaService:
             await self._reindex(idea)
         return Submission(idea, created)
 
+    async def get_by_id(self, idea_id: int) -> Idea | None:
+        return await self._db.read(lambda c: repo.get_by_id(c, idea_id))
+
     async def attach_card(
-        self, idea_id: int, channel_id: int, message_id: int, thread_id: int | None
+        self, idea_id: int, channel_id: int, message_id: int, thread_id: int | None, shown: int
     ) -> None:
-        await self._db.write(lambda c: repo.set_card(c, idea_id, channel_id, message_id, thread_id))
+        """Record the posted card and the version of the idea it shows."""
+        await self._db.write(
+            lambda c: repo.set_card(c, idea_id, channel_id, message_id, thread_id, shown)
+        )
+
+    async def card_shown(self, idea_id: int, version: int) -> None:
+        """The card of ``idea_id`` now shows ``version`` of it."""
+        await self._db.write(lambda c: repo.mark_card_shown(c, idea_id, version))
+
+    async def stale_cards(self, guild_id: int) -> list[Idea]:
+        """Cards that show less than the store holds (an edit pending or lost to a crash)."""
+        return await self._db.read(lambda c: repo.stale_cards(c, guild_id))
 
     # -- similar ideas -----------------------------------------------------------------
     async def _index(self, guild_id: int) -> SimilarityIndex:
@@ -298,8 +374,14 @@ class IdeaService:
         await self._index(guild_id)
 
     # -- votes ---------------------------------------------------------------------------
-    async def vote(self, guild_id: int, number: int, member_id: int, value: int) -> VoteResult:
-        """Set a member's vote: +1 support, -1 oppose, 0 retract. Voters follow the idea."""
+    async def vote(
+        self, guild_id: int, number: int, member_id: int, value: int, *, toggle: bool = False
+    ) -> VoteResult:
+        """Set a member's vote: +1 support, -1 oppose, 0 retract. Voters follow the idea.
+
+        With ``toggle`` (the card's buttons), casting the vote the member already has takes
+        it back: decided on the vote read inside the unit, so two quick clicks cannot both
+        act on a stale read."""
         if value not in (-1, 0, 1):
             raise InvalidInput("A vote is support, oppose or nothing.")
         # Only an oppose vote depends on the settings: a support vote skips the lookup.
@@ -317,16 +399,17 @@ class IdeaService:
             author_id: int = row["author_id"]
             status = IdeaStatus(row["status"])
             previous = int(row["my_vote"] or 0)
-            if author_id == member_id and value != 0:
+            target = 0 if toggle and previous == value else value
+            if author_id == member_id and target != 0:
                 raise PermissionDenied("You can't vote for your own idea; invite others to.")
-            if value != 0 and not is_open(status):
+            if target != 0 and not is_open(status):
                 raise Conflict(f"Idea #{number} is `{status.value}`; voting has closed.")
-            if row["merged_into"] is not None and value != 0:
+            if row["merged_into"] is not None and target != 0:
                 raise Conflict(f"Idea #{number} was merged; vote on the idea it was merged into.")
-            if previous == value:
-                return VoteResult(repo.idea_from_row(conn, row), previous, value, changed=False)
-            counts = repo.apply_vote(conn, idea_id, guild_id, member_id, previous, value)
-            if value != 0:
+            if previous == target:
+                return VoteResult(repo.idea_from_row(conn, row), previous, target, changed=False)
+            counts = repo.apply_vote(conn, idea_id, guild_id, member_id, previous, target)
+            if target != 0:
                 repo.follow(conn, idea_id, guild_id, member_id)
                 common.emit_event(
                     conn,
@@ -337,7 +420,7 @@ class IdeaService:
                     payload={
                         "author_id": author_id,
                         "voter_id": member_id,
-                        "value": value,
+                        "value": target,
                         "previous": previous,
                     },
                 )
@@ -354,7 +437,7 @@ class IdeaService:
                         "previous": previous,
                     },
                 )
-            return VoteResult(repo.idea_from_row(conn, row, counts), previous, value, changed=True)
+            return VoteResult(repo.idea_from_row(conn, row, counts), previous, target, changed=True)
 
         result = await self._db.write(unit)
         if result.changed:
@@ -420,7 +503,7 @@ class IdeaService:
             first_response=is_first_response(old, new),
             decision=is_decision(new),
         )
-        repo.add_event(
+        history_id = repo.add_event(
             conn,
             idea.guild_id,
             idea.id,
@@ -447,16 +530,46 @@ class IdeaService:
             },
         )
         queued: list[int] = []
+        publish_key: str | None = None
         quiet = IdeaStatus.HIDDEN in (old, new)  # moderation is not news for followers
         if not quiet:
+            now = self._clock()
             for member_id in repo.dm_followers(conn, idea.id, exclude=idea.author_id):
                 repo.queue_notice(
                     conn, idea.guild_id, member_id, idea.id, old.value, new.value, reason
                 )
                 queued.append(member_id)
+                # Batched: at most one DM an hour per member (bot.domain.notify).
+                _, last_dm = repo.prefs(conn, idea.guild_id, member_id)
+                timers_repo.upsert_timer(
+                    conn,
+                    idea.guild_id,
+                    DM_TIMER,
+                    f"{idea.guild_id}:{member_id}",
+                    to_iso(dm_allowed_at(last_dm, now)),
+                    {"member_id": member_id},
+                )
+            # The thread message, the author's DM and the #shipped post: published from
+            # this row, so a crash or a Discord outage delays them instead of losing them.
+            publish_key = f"status:{history_id}"
+            timers_repo.upsert_timer(
+                conn,
+                idea.guild_id,
+                PUBLISH_STATUS,
+                publish_key,
+                to_iso(now),
+                {
+                    "idea_id": idea.id,
+                    "old": old.value,
+                    "new": new.value,
+                    "reason": reason,
+                    "actor_id": actor_id,
+                    "done": [],
+                },
+            )
         fresh = repo.get_by_id(conn, idea.id)
         assert fresh is not None
-        return StatusChange(fresh, old, new, reason, actor_id, tuple(queued))
+        return StatusChange(fresh, old, new, reason, actor_id, tuple(queued), publish_key)
 
     # -- editing -------------------------------------------------------------------------
     async def edit(
@@ -912,3 +1025,60 @@ class _Rank:
         self.oppose = oppose
         self.votes_last_7d = recent
         self.submitted_at = submitted_at
+
+
+def card_key(idea_id: int) -> str:
+    """The key of the timer row that publishes idea ``idea_id``'s card."""
+    return f"idea:{idea_id}"
+
+
+def _similar_payload(candidate: SimilarCandidate) -> dict[str, Any]:
+    return {
+        "number": candidate.number,
+        "title": candidate.title,
+        "status": candidate.status.value,
+        "score": candidate.score,
+        "support": candidate.support,
+    }
+
+
+def similar_from_payload(items: Iterable[dict[str, Any]]) -> list[SimilarCandidate]:
+    """The similar ideas a card publication was recorded with."""
+    return [
+        SimilarCandidate(
+            int(i["number"]),
+            str(i["title"]),
+            IdeaStatus(i["status"]),
+            float(i["score"]),
+            int(i["support"]),
+        )
+        for i in items
+    ]
+
+
+def _check_rate(
+    conn: sqlite3.Connection,
+    guild_id: int,
+    member_id: int,
+    posted: datetime,
+    now: datetime,
+    cooldown: timedelta,
+) -> None:
+    """Raise RateLimited when ``member_id`` is blocked, or submitted another idea posted
+    within ``cooldown`` of ``posted`` (either side: catch-up may handle them out of order)."""
+    block = repo.active_block(conn, guild_id, member_id, to_iso(now))
+    if block is not None:
+        until = (
+            f" until <t:{int(datetime.fromisoformat(block['until_at']).timestamp())}:f>"
+            if block["until_at"]
+            else ""
+        )
+        raise RateLimited(f"A moderator paused your idea submissions{until}: {block['reason']}")
+    if cooldown <= timedelta(0):
+        return
+    near = repo.submission_near(
+        conn, guild_id, member_id, to_iso(posted - cooldown), to_iso(posted + cooldown)
+    )
+    if near is not None:
+        wait = max(1, math.ceil((near + cooldown - max(posted, now)).total_seconds()))
+        raise RateLimited(f"You just shared an idea; you can share another in {wait}s.")

@@ -19,7 +19,7 @@ _IDEA_COLUMNS = (
     "id, guild_id, number, kind, title, body, author_id, status, status_reason, source, "
     "source_channel_id, source_message_id, card_channel_id, card_message_id, thread_id, "
     "support, oppose, created_at, updated_at, first_response_at, decided_at, merged_into, "
-    "hidden_from, flag"
+    "hidden_from, flag, card_version, card_shown"
 )
 
 
@@ -76,6 +76,8 @@ def _idea(
         merged_into=row["merged_into"],
         hidden_from=IdeaStatus(row["hidden_from"]) if row["hidden_from"] else None,
         flag=row["flag"],
+        card_version=row["card_version"],
+        card_shown=row["card_shown"],
         tags=tags,
         contributors=contributors,
     )
@@ -154,10 +156,24 @@ def followers(conn: sqlite3.Connection, idea_id: int) -> list[int]:
     ]
 
 
-def last_submission_at(conn: sqlite3.Connection, guild_id: int, author_id: int) -> datetime | None:
+def last_submission_at(conn: sqlite3.Connection, guild_id: int, member_id: int) -> datetime | None:
+    """When ``member_id``'s newest idea was posted (None if never)."""
     row = conn.execute(
-        "SELECT max(created_at) FROM ideas WHERE guild_id = ? AND author_id = ?",
-        (guild_id, author_id),
+        "SELECT max(posted_at) FROM ideas WHERE guild_id = ? AND submitted_by = ?",
+        (guild_id, member_id),
+    ).fetchone()
+    return from_iso(row[0]) if row and row[0] else None
+
+
+def submission_near(
+    conn: sqlite3.Connection, guild_id: int, member_id: int, start: str, end: str
+) -> datetime | None:
+    """When an idea ``member_id`` submitted was posted strictly between ``start`` and
+    ``end`` (the latest such time), or None: the cooldown window around a new one."""
+    row = conn.execute(
+        "SELECT max(posted_at) FROM ideas WHERE guild_id = ? AND submitted_by = ? "
+        "AND posted_at > ? AND posted_at < ?",
+        (guild_id, member_id, start, end),
     ).fetchone()
     return from_iso(row[0]) if row and row[0] else None
 
@@ -302,6 +318,16 @@ def open_cards(conn: sqlite3.Connection, guild_id: int) -> list[Idea]:
     return [_idea(conn, row, details=False) for row in rows]
 
 
+def stale_cards(conn: sqlite3.Connection, guild_id: int) -> list[Idea]:
+    """Ideas whose card in Discord shows an older version than the store holds."""
+    rows = conn.execute(
+        f"SELECT {_IDEA_COLUMNS} FROM ideas WHERE guild_id = ? AND card_message_id IS NOT NULL "
+        "AND card_version <> card_shown",
+        (guild_id,),
+    ).fetchall()
+    return [_idea(conn, row) for row in rows]
+
+
 def get_cursor(conn: sqlite3.Connection, channel_id: int) -> int | None:
     row = conn.execute(
         "SELECT last_message_id FROM channel_cursors WHERE channel_id = ?", (channel_id,)
@@ -334,15 +360,15 @@ def pending_notices(conn: sqlite3.Connection, guild_id: int, member_id: int) -> 
 
 
 # -- writes ------------------------------------------------------------------------------
-def insert_idea(conn: sqlite3.Connection, draft: IdeaDraft) -> int:
+def insert_idea(conn: sqlite3.Connection, draft: IdeaDraft, posted_at: str) -> int:
     now = now_iso()
     number = conn.execute(
         "SELECT coalesce(max(number), 0) + 1 FROM ideas WHERE guild_id = ?", (draft.guild_id,)
     ).fetchone()[0]
     cur = conn.execute(
         "INSERT INTO ideas (guild_id, number, kind, title, body, author_id, source, "
-        "source_channel_id, source_message_id, thread_id, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "source_channel_id, source_message_id, thread_id, created_at, updated_at, "
+        "submitted_by, posted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             draft.guild_id,
             number,
@@ -356,6 +382,8 @@ def insert_idea(conn: sqlite3.Connection, draft: IdeaDraft) -> int:
             draft.thread_id,
             now,
             now,
+            draft.submitter,
+            posted_at,
         ),
     )
     idea_id = int(cur.lastrowid or 0)
@@ -419,8 +447,8 @@ def add_event(
     new_status: str | None,
     reason: str | None,
     detail: dict[str, Any] | None = None,
-) -> None:
-    conn.execute(
+) -> int:
+    cur = conn.execute(
         "INSERT INTO idea_events (guild_id, idea_id, kind, actor_id, old_status, new_status, "
         "reason, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
@@ -435,15 +463,30 @@ def add_event(
             now_iso(),
         ),
     )
+    return int(cur.lastrowid or 0)
 
 
 def set_card(
-    conn: sqlite3.Connection, idea_id: int, channel_id: int, message_id: int, thread_id: int | None
+    conn: sqlite3.Connection,
+    idea_id: int,
+    channel_id: int,
+    message_id: int,
+    thread_id: int | None,
+    shown: int,
 ) -> None:
+    """Record the posted card (and its thread) and the version it shows."""
     conn.execute(
         "UPDATE ideas SET card_channel_id = ?, card_message_id = ?, "
-        "thread_id = coalesce(thread_id, ?) WHERE id = ?",
-        (channel_id, message_id, thread_id, idea_id),
+        "thread_id = coalesce(thread_id, ?), card_shown = ? WHERE id = ?",
+        (channel_id, message_id, thread_id, shown, idea_id),
+    )
+
+
+def mark_card_shown(conn: sqlite3.Connection, idea_id: int, version: int) -> None:
+    """The card now shows ``version`` (never moves back: edits may finish out of order)."""
+    conn.execute(
+        "UPDATE ideas SET card_shown = ? WHERE id = ? AND card_shown < ?",
+        (version, idea_id, version),
     )
 
 
@@ -483,8 +526,8 @@ def apply_vote(
     # fetchall, not fetchone: the statement must run to its end so that it is reset
     # before the savepoint is released.
     (counts,) = conn.execute(
-        "UPDATE ideas SET support = support + ?, oppose = oppose + ? WHERE id = ? "
-        "RETURNING support, oppose",
+        "UPDATE ideas SET support = support + ?, oppose = oppose + ?, "
+        "card_version = card_version + 1 WHERE id = ? RETURNING support, oppose",
         (support, oppose, idea_id),
     ).fetchall()
     return int(counts[0]), int(counts[1])
@@ -729,6 +772,15 @@ def advance_cursor(
     )
 
 
+def start_cursor(conn: sqlite3.Connection, guild_id: int, channel_id: int, message_id: int) -> None:
+    """Catch-up in ``channel_id`` starts after ``message_id`` (set when it becomes watched)."""
+    conn.execute(
+        "INSERT INTO channel_cursors (guild_id, channel_id, last_message_id) VALUES (?, ?, ?) "
+        "ON CONFLICT (channel_id) DO UPDATE SET last_message_id = excluded.last_message_id",
+        (guild_id, channel_id, message_id),
+    )
+
+
 def forget_member(conn: sqlite3.Connection, guild_id: int, member_id: int) -> dict[str, int]:
     """Anonymise a member's ideas and remove their votes, follows and preferences."""
     report: dict[str, int] = {}
@@ -736,6 +788,10 @@ def forget_member(conn: sqlite3.Connection, guild_id: int, member_id: int) -> di
         "UPDATE ideas SET author_id = ? WHERE guild_id = ? AND author_id = ?",
         (FORMER_MEMBER, guild_id, member_id),
     ).rowcount
+    conn.execute(
+        "UPDATE ideas SET submitted_by = ? WHERE guild_id = ? AND submitted_by = ?",
+        (FORMER_MEMBER, guild_id, member_id),
+    )
     voted = conn.execute(
         "SELECT v.idea_id, v.value, i.author_id FROM idea_votes v JOIN ideas i ON i.id = v.idea_id "
         "WHERE v.guild_id = ? AND v.member_id = ?",

@@ -65,3 +65,24 @@ def retry_timer(conn: sqlite3.Connection, timer_id: int, due_at: str, error: str
         "UPDATE timers SET attempts = attempts + 1, last_error = ?, due_at = ? WHERE id = ?",
         (error[:500], due_at, timer_id),
     )
+
+
+def get_timer(conn: sqlite3.Connection, kind: str, key: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM timers WHERE kind = ? AND key = ?", (kind, key)
+    ).fetchone()
+    return row
+
+
+def set_payload(conn: sqlite3.Connection, timer_id: int, payload: dict[str, Any]) -> None:
+    """Record a running timer's progress (steps done), so a retry skips them."""
+    conn.execute(
+        "UPDATE timers SET payload = ? WHERE id = ?", (orjson.dumps(payload).decode(), timer_id)
+    )
+
+
+def get_timer_by_id(conn: sqlite3.Connection, timer_id: int) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM timers WHERE id = ?", (timer_id,)
+    ).fetchone()
+    return row

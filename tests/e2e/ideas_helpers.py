@@ -17,6 +17,7 @@ from bot.app import create_bot, create_services
 from bot.domain.idea_model import Idea, IdeaDraft
 from bot.sandbox import Driver, Member, Message, RateLimitRule, RateLimits, Sandbox
 from bot.sandbox.community import Community, configure, sandbox_settings, seed_community
+from bot.services.ideas import PUBLISH_CARD, card_key
 from bot.settings import Settings, load_settings
 
 
@@ -98,7 +99,7 @@ async def publish(
     """An idea set up for a test (not the thing under test): stored and its card posted
     the way every capture path does, without the cooldown. Marks everything so far as seen,
     so the set-up card never satisfies a later ``wait_for_message``."""
-    cog: Any = env.bot.get_cog("Ideas")
+    services = env.bot.services
     draft = IdeaDraft(
         guild_id=env.community.guild.id,
         author_id=author.id,
@@ -108,7 +109,9 @@ async def publish(
         tags=tags,
         contributors=contributors,
     )
-    idea: Idea = await cog.store_and_publish(draft, similar=[])
+    submission = await services.ideas.submit(draft, check_rate=False)
+    assert await services.timers.run_now(PUBLISH_CARD, card_key(submission.idea.id))
+    idea = await services.ideas.get(submission.idea.guild_id, submission.idea.number)
     assert idea.card_message_id, "the card was not posted"
     env.driver.mark_seen()
     return idea
