@@ -989,7 +989,7 @@ class Ideas(commands.Cog):
         idea = submission.idea
         if not submission.created:
             return idea
-        faults.point("ideas.after-submit-commit")
+        await faults.reached("ideas.after-submit-commit")
         if await self.services.timers.run_now(PUBLISH_CARD, card_key(idea.id)):
             idea = await ideas.get(idea.guild_id, idea.number)
         return idea
@@ -1036,7 +1036,7 @@ class Ideas(commands.Cog):
         card = await self._find_card(channel, idea) if look_first else None
         if card is None:
             card = await channel.send(embed=embed, view=view or discord.utils.MISSING)
-        faults.point("ideas.after-card-post")
+        await faults.reached("ideas.after-card-post")
         if isinstance(channel, discord.TextChannel):
             thread_id = await self._card_thread(card, idea)
         await self.services.ideas.attach_card(
@@ -1228,7 +1228,7 @@ class Ideas(commands.Cog):
         """Card edit, then the change's stored publication (see :meth:`_publish_status`)."""
         self.refresh_card(change.idea)
         if change.publish_key is not None:
-            faults.point("ideas.after-status-commit")
+            await faults.reached("ideas.after-status-commit")
             await self.services.timers.run_now(PUBLISH_STATUS, change.publish_key)
             if change.queued_for:
                 await self.services.timers.wake()  # the followers' batched DMs
