@@ -47,6 +47,7 @@ async def running_cocreate(
     *,
     clock: Clock | None = None,
     before_start: Callable[[Driver, Community], None] | None = None,
+    limits: RateLimits | None = None,
     **discord: Any,
 ) -> AsyncIterator[Env]:
     """The seeded community with a configured Cocreate (optionally on ``clock``).
@@ -54,7 +55,7 @@ async def running_cocreate(
     Discord allows 5 messages (sends and edits) per 5 s in a channel; every card lands in
     #ideas, so the window is shortened to 1 s: the bot still meets real 429s, faster.
     """
-    limits = RateLimits(
+    limits = limits or RateLimits(
         messages=RateLimitRule(5, 1.0, advertised=False),
         dms=RateLimitRule(5, 1.0, advertised=False),
     )
