@@ -27,6 +27,8 @@ from bot.errors import ConfigError
 
 ENV_PREFIX = "COCREATE_"
 ENV_CONFIG = "COCREATE_CONFIG"
+#: Read by bot.faults (tests that kill the process at a named point), not a setting.
+ENV_FAULTS = "COCREATE_FAULTS"
 ENV_TOKEN = "DISCORD_TOKEN"
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 
@@ -247,7 +249,7 @@ def load_settings(
         sources.append(str(local_path))
 
     for name, raw in env.items():
-        if not name.startswith(ENV_PREFIX) or name == ENV_CONFIG:
+        if not name.startswith(ENV_PREFIX) or name in (ENV_CONFIG, ENV_FAULTS):
             continue
         rest = name[len(ENV_PREFIX) :].lower()
         for section in sorted(layers, key=len, reverse=True):

@@ -1,0 +1,143 @@
+"""Kill -9 between a commit and the Discord post that follows it, then start again: the
+store is the truth and Discord shows it, each thing once. The bot runs as operators run it,
+``python -m bot run`` in its own process; ``COCREATE_FAULTS`` kills it at the exact point."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from helpers import embed_text
+from process_helpers import BotProcess
+
+from bot.app import create_services
+from bot.sandbox import Driver, Message, Sandbox
+from bot.sandbox.community import Community, sandbox_settings, seed_community
+from bot.settings import load_settings
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def world() -> AsyncIterator[tuple[Driver, Community]]:
+    """A world per test: each test's database numbers its ideas from #1."""
+    async with Driver(Sandbox()) as driver:
+        yield driver, seed_community(driver)
+        assert driver.sandbox.unhandled_routes == [], driver.sandbox.unhandled_routes
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def bot(world: tuple[Driver, Community], tmp_path: Path) -> AsyncIterator[BotProcess]:
+    """A configured database (as after /setup) and a process to run on it."""
+    driver, community = world
+    db_path = tmp_path / "cocreate.db"
+    services = create_services(sandbox_settings(load_settings(environ={}), driver, db_path))
+    await services.start()
+    await services.guild_settings.set_values(
+        community.guild.id, community.configured, community.owner.id
+    )
+    await services.close()
+    process = BotProcess(driver, db_path)
+    driver.mark_seen()
+    yield process
+    await process.kill()
+
+
+def _cards(driver: Driver, community: Community, number: int) -> list[Message]:
+    return [
+        m
+        for m in driver.world.messages.values()
+        if m.channel_id == community.ideas.id
+        and m.author.id == driver.world.bot.id
+        and any(str(e.get("title", "")).startswith(f"#{number} · ") for e in m.embeds)
+    ]
+
+
+def _replies_to(driver: Driver, source: Message) -> list[Message]:
+    return [
+        m
+        for m in driver.world.messages.values()
+        if m.reference_id == source.id and m.author.id == driver.world.bot.id
+    ]
+
+
+async def _killed_at(bot: BotProcess, point: str) -> None:
+    code = await bot.wait_exit()
+    assert code == -9, f"expected SIGKILL at {point}, got {code}:\n{bot.output}"
+
+
+@pytest.mark.parametrize("point", ["ideas.after-submit-commit", "ideas.after-card-post"])
+async def test_a_capture_killed_before_its_card_is_recorded_is_shown_once(
+    world: tuple[Driver, Community], bot: BotProcess, point: str
+) -> None:
+    driver, c = world
+    await bot.start(faults=point)
+    source = await driver.post(c.general, c.alice, f"[idea] Survive {point}")
+    await _killed_at(bot, point)
+    (row,) = bot.query("SELECT number, card_message_id FROM ideas")
+    assert row["card_message_id"] is None  # committed, not (fully) shown
+    number = row["number"]
+
+    await bot.start()
+    await driver.wait_for_message(c.general, contains="Captured as idea", timeout=15)
+    (row,) = bot.query("SELECT card_message_id, thread_id FROM ideas")
+    (shown,) = _cards(driver, c, number)  # one card, not two
+    assert row["card_message_id"] == shown.id
+    assert row["thread_id"] == shown.id and shown.id in driver.world.channels
+    assert len(_replies_to(driver, source)) == 1
+
+    def pending() -> int:
+        return int(bot.query("SELECT count(*) FROM timers WHERE done_at IS NULL")[0][0])
+
+    await driver.world.wait_until(lambda: pending() == 0, 10, lambda: f"{pending()} pending")
+
+
+async def test_a_status_change_killed_before_its_announcements_is_announced_once(
+    world: tuple[Driver, Community], bot: BotProcess
+) -> None:
+    driver, c = world
+    await bot.start(faults="ideas.after-status-commit")
+    await driver.post(c.general, c.bob, "[idea] Announce me after a crash")
+    await driver.wait_for_message(c.general, contains="Captured as idea", timeout=15)
+    (row,) = bot.query("SELECT number, thread_id FROM ideas")
+    driver.mark_seen()
+    await driver.slash(
+        c.mod, "idea status", channel=c.general, number=row["number"], status="planned"
+    )
+    await _killed_at(bot, "ideas.after-status-commit")
+    assert bot.query("SELECT status FROM ideas")[0]["status"] == "planned"
+
+    await bot.start()
+    thread = driver.world.channels[row["thread_id"]]
+    said = await driver.wait_for_message(thread, contains="Planned", timeout=15)
+    assert said.mention_ids == [c.bob.id]
+    told = await driver.wait_for_dm(c.bob, timeout=10)
+    assert "Planned" in told.content
+    await bot.kill()
+    said_in_thread = [
+        m
+        for m in driver.world.messages.values()
+        if m.channel_id == thread.id and "Planned" in m.content
+    ]
+    assert len(said_in_thread) == 1
+
+
+async def test_counts_stored_before_a_crash_reach_the_card_after_restart(
+    world: tuple[Driver, Community], bot: BotProcess
+) -> None:
+    driver, c = world
+    await bot.start()
+    await driver.post(c.general, c.carol, "[idea] Count me after a crash")
+    await driver.wait_for_message(c.general, contains="Captured as idea", timeout=15)
+    (row,) = bot.query("SELECT number, card_message_id FROM ideas")
+    card = driver.world.messages[row["card_message_id"]]
+    voted = await driver.click(c.dave, card, f"idea:vote:{row['number']}:up")
+    await voted.followup()  # acknowledged: stored
+    await bot.kill()  # before the coalesced card edit (1 s later)
+    assert "👍 0" in embed_text(driver.world.messages[card.id])
+    assert bot.query("SELECT support FROM ideas")[0]["support"] == 1
+
+    await bot.start()
+    await driver.wait_for_edit(card, predicate=lambda m: "👍 1" in embed_text(m), timeout=15)
