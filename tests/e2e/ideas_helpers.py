@@ -152,7 +152,7 @@ def card(env: Env, found: Idea) -> Message:
 async def settle_cards(env: Env) -> None:
     """Wait (bounded) for every pending card refresh to be sent."""
     cog: Any = env.bot.get_cog("Ideas")
-    pending = list(cog._refresh.values())
+    pending = list(cog.publisher._refresh.values())
     if pending:
         await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), 10)
 

@@ -1,8 +1,10 @@
-"""Ideas in Discord: capture (tag, forum, /idea submit, context menu), cards with vote
-buttons, status changes told to everyone concerned, merge, moderation and browsing.
+"""Ideas in Discord: capture (tagged messages, forum posts, /idea submit, the "Capture as
+idea" menu), votes by reaction, catching up after downtime, and the /idea commands.
 
 Thin by design: each handler parses, calls ``IdeaService``, and renders. The service has
-committed before anything is posted or acknowledged.
+committed before anything is posted or acknowledged; what must appear in Discord is
+published by :class:`~cogs.ideas.publisher.IdeaPublisher` from the store. The UI (buttons,
+selects, modals) lives in :mod:`cogs.ideas.ui`.
 """
 
 from __future__ import annotations
@@ -10,543 +12,56 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
-import secrets
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import faults
 from bot.client import CocreateBot, MessageHandler
 from bot.domain.guild_config import Access, GuildConfig
 from bot.domain.idea_model import (
     Idea,
     IdeaDraft,
-    IdeaPage,
     ListFilters,
-    SimilarCandidate,
     StatusChange,
 )
 from bot.domain.ideas import IdeaStatus
 from bot.domain.ranking import SortOrder
-from bot.domain.snowflake import time_snowflake
 from bot.domain.timeparse import format_duration, parse_duration
-from bot.errors import InvalidInput, NotFound, PermissionDenied, RateLimited, UserError
+from bot.errors import InvalidInput, PermissionDenied, RateLimited, UserError
 from bot.render import ideas as render
-from bot.scheduling.timers import Timer
 from bot.services.ideas import (
     DM_TIMER,
     PUBLISH_CARD,
     PUBLISH_STATUS,
-    card_key,
-    similar_from_payload,
 )
-from cogs._common import access, bot_of, mod_log, moderator_only, require
-from cogs._errors import ReportingDynamicItem, ReportingModal, describe, notify_message_problem
+from cogs._common import access, mod_log, moderator_only
+from cogs._errors import notify_message_problem
+from cogs.ideas.publisher import IdeaPublisher
+from cogs.ideas.ui import (
+    SORT_CHOICES,
+    STATUS_CHOICES,
+    Drafts,
+    EditModal,
+    FollowButton,
+    KeepOrSupport,
+    PageButton,
+    SimilarChoice,
+    StatusButton,
+    StatusPick,
+    SubmitModal,
+    VoteButton,
+    _idea_autocomplete,
+    _kind_autocomplete,
+    _pager,
+)
 
 log = logging.getLogger(__name__)
 
-CARD_REFRESH_DELAY = 1.0  # votes within a second become one card edit
-CARD_EDIT_RETRIES = 5  # a failing card edit is retried with backoff, then left to the next start
-LOOK_BACK = 50  # messages a retried publication reads to find what a crashed attempt posted
-DRAFT_TTL = 15 * 60
 CURSOR_FLUSH_SECONDS = 30.0
-STATUS_CHOICES = [
-    app_commands.Choice(name=render.status_label(s), value=s.value)
-    for s in IdeaStatus
-    if s not in (IdeaStatus.HIDDEN, IdeaStatus.WITHDRAWN)
-]
-SORT_CHOICES = [app_commands.Choice(name=s.value, value=s.value) for s in SortOrder]
-
-
-def _services(interaction: discord.Interaction) -> Any:
-    return bot_of(interaction).services
-
-
-def _cog(interaction: discord.Interaction) -> Ideas:
-    cog = bot_of(interaction).get_cog("Ideas")
-    assert isinstance(cog, Ideas)
-    return cog
-
-
-# -- buttons that survive restarts (state in the custom_id) --------------------------------
-class VoteButton(
-    ReportingDynamicItem,
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"idea:vote:(?P<number>\d+):(?P<value>up|down)",
-):
-    """Support/oppose on a card. Clicking your current vote again takes it back."""
-
-    def __init__(self, number: int, value: str, count: int = 0) -> None:
-        up = value == "up"
-        super().__init__(
-            discord.ui.Button(
-                label=f"Support · {count}" if up else f"Oppose · {count}",
-                emoji="👍" if up else "👎",
-                style=discord.ButtonStyle.success if up else discord.ButtonStyle.secondary,
-                custom_id=f"idea:vote:{number}:{value}",
-            )
-        )
-        self.number = number
-        self.value = value
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> VoteButton:
-        return cls(int(match["number"]), match["value"])
-
-    async def handle(self, interaction: discord.Interaction) -> None:
-        assert interaction.guild_id is not None
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        ideas = _services(interaction).ideas
-        wanted = 1 if self.value == "up" else -1
-        result = await ideas.vote(
-            interaction.guild_id, self.number, interaction.user.id, wanted, toggle=True
-        )
-        _cog(interaction).refresh_card(result.idea)
-        if result.current == 0:
-            text = f"Your vote on #{self.number} is removed."
-        elif result.current == 1:
-            text = f"👍 You support #{self.number}. You'll see its updates in its thread."
-        else:
-            text = f"👎 You oppose #{self.number}."
-        await interaction.followup.send(text, ephemeral=True)
-
-
-class FollowButton(
-    ReportingDynamicItem,
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"idea:follow:(?P<number>\d+)",
-):
-    def __init__(self, number: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Follow",
-                emoji="🔔",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"idea:follow:{number}",
-            )
-        )
-        self.number = number
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> FollowButton:
-        return cls(int(match["number"]))
-
-    async def handle(self, interaction: discord.Interaction) -> None:
-        assert interaction.guild_id is not None
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        ideas = _services(interaction).ideas
-        idea = await ideas.visible(interaction.guild_id, self.number)
-        following = interaction.user.id in await ideas.followers(idea.id)
-        await ideas.follow(interaction.guild_id, self.number, interaction.user.id, not following)
-        dms, _ = await ideas.dm_state(interaction.guild_id, interaction.user.id)
-        if following:
-            text = f"You no longer follow #{self.number}."
-        else:
-            text = f"🔔 You follow #{self.number}."
-            if not dms:
-                text += (
-                    " Changes appear in its thread; `/idea notifications on` sends them by DM too."
-                )
-        await interaction.followup.send(text, ephemeral=True)
-
-
-class StatusButton(
-    ReportingDynamicItem,
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"idea:status:(?P<number>\d+)",
-):
-    """Moderators: pick a new status (a select), then give the reason (a modal)."""
-
-    def __init__(self, number: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Decide",
-                emoji="🧭",
-                style=discord.ButtonStyle.primary,
-                custom_id=f"idea:status:{number}",
-            )
-        )
-        self.number = number
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> StatusButton:
-        return cls(int(match["number"]))
-
-    async def handle(self, interaction: discord.Interaction) -> None:
-        assert interaction.guild_id is not None
-        await require(interaction, Access.MODERATOR)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        idea = await _services(interaction).ideas.get(interaction.guild_id, self.number)
-        view = discord.ui.View(timeout=None)
-        view.add_item(StatusPick(self.number, idea.status))
-        await interaction.followup.send(
-            f"#{idea.number} is {render.status_label(idea.status)}. Choose its new status:",
-            view=view,
-            ephemeral=True,
-        )
-
-
-def _targets(current: IdeaStatus) -> list[IdeaStatus]:
-    from bot.domain.ideas import allowed_targets
-
-    return [
-        s for s in allowed_targets(current) if s not in (IdeaStatus.HIDDEN, IdeaStatus.WITHDRAWN)
-    ]
-
-
-class StatusPick(
-    ReportingDynamicItem,
-    discord.ui.DynamicItem[discord.ui.Select[Any]],
-    template=r"idea:pick:(?P<number>\d+)",
-):
-    def __init__(self, number: int, current: IdeaStatus | None = None) -> None:
-        options = [
-            discord.SelectOption(
-                label=render.STATUS_STYLE[s][1], value=s.value, emoji=render.STATUS_STYLE[s][0]
-            )
-            for s in (_targets(current) if current else list(IdeaStatus))
-        ] or [discord.SelectOption(label="No change possible", value="none")]
-        super().__init__(discord.ui.Select(custom_id=f"idea:pick:{number}", options=options[:25]))
-        self.number = number
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> StatusPick:
-        return cls(int(match["number"]))
-
-    async def handle(self, interaction: discord.Interaction) -> None:
-        await require(interaction, Access.MODERATOR)
-        data: Any = interaction.data or {}
-        values = data.get("values") or []
-        if not values or values[0] == "none":
-            raise InvalidInput("Pick a status.")
-        await interaction.response.send_modal(ReasonModal(self.number, IdeaStatus(values[0])))
-
-
-class ReasonModal(ReportingModal, title="Decision"):
-    reason: discord.ui.TextInput[Any] = discord.ui.TextInput(
-        label="Reason (the author and followers see it)",
-        style=discord.TextStyle.paragraph,
-        max_length=1000,
-        required=False,
-    )
-
-    def __init__(self, number: int, status: IdeaStatus) -> None:
-        super().__init__(title=f"#{number} → {render.STATUS_STYLE[status][1]}"[:45])
-        self.number = number
-        self.status = status
-
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        assert interaction.guild_id is not None
-        await require(interaction, Access.MODERATOR)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        change = await _cog(interaction).change_status(
-            interaction, self.number, self.status, str(self.reason.value) or None
-        )
-        await interaction.followup.send(
-            f"#{change.idea.number} is now {render.status_label(change.new)}.", ephemeral=True
-        )
-
-
-class SimilarChoice(
-    ReportingDynamicItem,
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"idea:draft:(?P<token>[0-9a-f]{12}):(?P<action>submit|support):(?P<number>\d+)",
-):
-    """Before storing an interactive submission: "Submit anyway" or "Support #N instead"."""
-
-    def __init__(self, token: str, action: str, number: int = 0) -> None:
-        label = "Submit anyway" if action == "submit" else f"Support #{number} instead"
-        style = discord.ButtonStyle.primary if action == "submit" else discord.ButtonStyle.success
-        super().__init__(
-            discord.ui.Button(
-                label=label, style=style, custom_id=f"idea:draft:{token}:{action}:{number}"
-            )
-        )
-        self.token, self.action, self.number = token, action, number
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> SimilarChoice:
-        return cls(match["token"], match["action"], int(match["number"]))
-
-    async def handle(self, interaction: discord.Interaction) -> None:
-        assert interaction.guild_id is not None
-        cog = _cog(interaction)
-        draft = cog.drafts.get(self.token)
-        if draft is None or draft.guild_id != interaction.guild_id:
-            raise UserError("That draft has expired; please submit it again.", code="draft_expired")
-        if interaction.user.id not in (draft.author_id, *draft.contributors):
-            raise PermissionDenied("Only the member who submitted this can choose.")
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        ideas = _services(interaction).ideas
-        if self.action == "support":
-            result = await ideas.vote(interaction.guild_id, self.number, interaction.user.id, 1)
-            cog.drafts.pop(self.token, None)
-            cog.refresh_card(result.idea)
-            link = f" {result.idea.card_url}" if result.idea.card_url else ""
-            await interaction.followup.send(
-                f"👍 You support #{self.number} instead.{link}", ephemeral=True
-            )
-            return
-        cog.drafts.pop(self.token, None)
-        idea = await cog.submit_and_publish(draft, similar=[])
-        await interaction.followup.send(
-            f"Thanks! Your idea is #{idea.number}. {idea.card_url or ''}", ephemeral=True
-        )
-
-
-class KeepOrSupport(
-    ReportingDynamicItem,
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"idea:dupe:(?P<mine>\d+):(?P<other>\d+)",
-):
-    """For an idea captured from a message or forum post that resembles another one: its
-    author may withdraw it and support the other instead."""
-
-    def __init__(self, mine: int, other: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=f"Support #{other} instead",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"idea:dupe:{mine}:{other}",
-            )
-        )
-        self.mine, self.other = mine, other
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> KeepOrSupport:
-        return cls(int(match["mine"]), int(match["other"]))
-
-    async def handle(self, interaction: discord.Interaction) -> None:
-        assert interaction.guild_id is not None
-        ideas = _services(interaction).ideas
-        mine = await ideas.get(interaction.guild_id, self.mine)
-        if interaction.user.id != mine.author_id:
-            raise PermissionDenied("Only the idea's author can choose this.")
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        vote = await ideas.vote(interaction.guild_id, self.other, interaction.user.id, 1)
-        cog = _cog(interaction)
-        change = await cog.change_status(
-            interaction,
-            self.mine,
-            IdeaStatus.WITHDRAWN,
-            f"The author supports #{self.other} instead.",
-        )
-        cog.refresh_card(vote.idea)
-        await interaction.followup.send(
-            f"#{change.idea.number} is withdrawn and you support #{self.other}.", ephemeral=True
-        )
-
-
-class PageButton(
-    ReportingDynamicItem,
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"idea:page:(?P<view>list|search|mine):(?P<page>\d+):(?P<state>.*)",
-):
-    """Pagination for /idea list, search and mine; the query lives in the custom_id."""
-
-    def __init__(self, view: str, page: int, state: str, label: str) -> None:
-        custom_id = f"idea:page:{view}:{page}:{state}"[:100]
-        super().__init__(
-            discord.ui.Button(label=label, style=discord.ButtonStyle.secondary, custom_id=custom_id)
-        )
-        self.listing, self.page, self.state = view, page, state
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> PageButton:
-        return cls(match["view"], int(match["page"]), match["state"], "")
-
-    async def handle(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer()
-        embed, view = await _cog(interaction).page(interaction, self.listing, self.page, self.state)
-        await interaction.edit_original_response(embed=embed, view=view)
-
-
-def _pager(view: str, page: IdeaPage, state: str) -> discord.ui.View | None:
-    if page.pages <= 1:
-        return None
-    pager = discord.ui.View(timeout=None)
-    if page.page > 1:
-        pager.add_item(PageButton(view, page.page - 1, state, "◀ Previous"))
-    if page.page < page.pages:
-        pager.add_item(PageButton(view, page.page + 1, state, "Next ▶"))
-    return pager
-
-
-def card_view(idea: Idea, *, oppose_enabled: bool) -> discord.ui.View | None:
-    if idea.status in (IdeaStatus.HIDDEN,):
-        return None
-    view = discord.ui.View(timeout=None)
-    if (
-        idea.status
-        in (IdeaStatus.NEW, IdeaStatus.UNDER_REVIEW, IdeaStatus.PLANNED, IdeaStatus.IN_PROGRESS)
-        and not idea.merged_into
-    ):
-        view.add_item(VoteButton(idea.number, "up", idea.support))
-        if oppose_enabled:
-            view.add_item(VoteButton(idea.number, "down", idea.oppose))
-    view.add_item(FollowButton(idea.number))
-    view.add_item(StatusButton(idea.number))
-    return view
-
-
-# -- modals for /idea submit and edit -----------------------------------------------------
-class SubmitModal(ReportingModal, title="Share an idea"):
-    idea_title: discord.ui.TextInput[Any] = discord.ui.TextInput(
-        label="Title", placeholder="One line that says what you'd like", max_length=100
-    )
-    description: discord.ui.TextInput[Any] = discord.ui.TextInput(
-        label="Description",
-        style=discord.TextStyle.paragraph,
-        required=False,
-        max_length=4000,
-        placeholder="The problem it solves, who has it, how you'd know it works",
-    )
-
-    def __init__(self, kind: str, tags: tuple[str, ...]) -> None:
-        super().__init__()
-        self.kind = kind
-        self.tags = tags
-
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        assert interaction.guild_id is not None and interaction.channel_id is not None
-        draft = IdeaDraft(
-            guild_id=interaction.guild_id,
-            author_id=interaction.user.id,
-            title=str(self.idea_title.value),
-            body=str(self.description.value or ""),
-            kind=self.kind,
-            tags=self.tags,
-            source="modal",
-            source_channel_id=None,
-        )
-        await _cog(interaction).submit_interactive(interaction, draft)
-
-
-class EditModal(ReportingModal, title="Edit idea"):
-    def __init__(self, idea: Idea) -> None:
-        super().__init__(title=f"Edit #{idea.number}"[:45])
-        self.number = idea.number
-        self.idea_title: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label="Title", default=idea.title, max_length=100
-        )
-        self.description: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label="Description",
-            style=discord.TextStyle.paragraph,
-            default=idea.body[:4000] or None,
-            required=False,
-            max_length=4000,
-        )
-        self.add_item(self.idea_title)
-        self.add_item(self.description)
-
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        assert interaction.guild_id is not None
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        moderator = Access.MODERATOR in await access(interaction)
-        idea = await _services(interaction).ideas.edit(
-            interaction.guild_id,
-            self.number,
-            interaction.user.id,
-            title=str(self.idea_title.value),
-            body=str(self.description.value or ""),
-            moderator=moderator,
-        )
-        _cog(interaction).refresh_card(idea)
-        await interaction.followup.send(f"#{idea.number} is updated.", ephemeral=True)
-
-
-@dataclass
-class _Draft:
-    draft: IdeaDraft
-    expires: float
-
-
-class Drafts:
-    """Interactive submissions waiting for "Submit anyway" (kept 15 minutes, in memory:
-    nothing is stored before the member confirms)."""
-
-    def __init__(self) -> None:
-        self._items: dict[str, _Draft] = {}
-
-    def put(self, draft: IdeaDraft) -> str:
-        self._sweep()
-        token = secrets.token_hex(6)
-        self._items[token] = _Draft(draft, time.monotonic() + DRAFT_TTL)
-        return token
-
-    def get(self, token: str) -> IdeaDraft | None:
-        self._sweep()
-        item = self._items.get(token)
-        return item.draft if item else None
-
-    def pop(self, token: str, default: None = None) -> IdeaDraft | None:
-        item = self._items.pop(token, None)
-        return item.draft if item else default
-
-    def _sweep(self) -> None:
-        now = time.monotonic()
-        for token in [t for t, d in self._items.items() if d.expires < now]:
-            del self._items[token]
-
-
-async def _idea_autocomplete(
-    interaction: discord.Interaction, current: str
-) -> list[app_commands.Choice[int]]:
-    if interaction.guild_id is None:
-        return []
-    ideas = _services(interaction).ideas
-    text = current.strip().lstrip("#")
-    if text.isdigit():
-        try:
-            idea = await ideas.visible(interaction.guild_id, int(text))
-        except NotFound:
-            return []
-        return [
-            app_commands.Choice(
-                name=render.clip(f"#{idea.number} {idea.title}", 100), value=idea.number
-            )
-        ]
-    if text:
-        page = await ideas.search(interaction.guild_id, text)
-    else:
-        page = await ideas.browse(
-            interaction.guild_id, ListFilters(include_closed=False), SortOrder.NEW
-        )
-    return [
-        app_commands.Choice(name=render.clip(f"#{i.number} {i.title}", 100), value=i.number)
-        for i in page.items
-    ]
-
-
-async def _kind_autocomplete(
-    interaction: discord.Interaction, current: str
-) -> list[app_commands.Choice[str]]:
-    if interaction.guild_id is None:
-        return []
-    config = await _services(interaction).guild_settings.get(interaction.guild_id)
-    kinds = sorted({str(e).partition("=")[2] or str(e) for e in config["ideas_tags"]} | {"idea"})
-    return [app_commands.Choice(name=k, value=k) for k in kinds if current.lower() in k][:25]
 
 
 @dataclass(frozen=True, slots=True)
@@ -570,6 +85,8 @@ class _MessageRoutes:
 
 
 # -- the cog -------------------------------------------------------------------------------
+
+
 class Ideas(commands.Cog):
     """Everything about ideas."""
 
@@ -581,9 +98,7 @@ class Ideas(commands.Cog):
         self.bot = bot
         self.services = bot.services
         self.drafts = Drafts()
-        self.card_refresh_delay = CARD_REFRESH_DELAY
-        self._refresh: dict[int, asyncio.Task[None]] = {}
-        self._dirty: set[int] = set()
+        self.publisher = IdeaPublisher(bot)
         self._cursors: dict[int, tuple[int, int]] = {}  # channel → (guild, newest message id)
         self._flush_task: asyncio.Task[None] | None = None
         self._catchup_lock = asyncio.Lock()
@@ -609,9 +124,9 @@ class Ideas(commands.Cog):
             PageButton,
         )
         self.bot.tree.add_command(self.capture_menu)
-        self.services.timers.register(DM_TIMER, self._send_batched_dm)
-        self.services.timers.register(PUBLISH_CARD, self._publish_card)
-        self.services.timers.register(PUBLISH_STATUS, self._publish_status)
+        self.services.timers.register(DM_TIMER, self.publisher.send_batched_dm)
+        self.services.timers.register(PUBLISH_CARD, self.publisher.publish_card)
+        self.services.timers.register(PUBLISH_STATUS, self.publisher.publish_status)
         self.bot.add_message_route(self.route_message)
         self._flush_task = asyncio.create_task(
             self._flush_cursors_forever(), name="cocreate:idea-cursors"
@@ -625,9 +140,7 @@ class Ideas(commands.Cog):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flush_task
         await self.flush_cursors()
-        for task in list(self._refresh.values()):
-            with contextlib.suppress(Exception):
-                await task
+        await self.publisher.close()
 
     # ---------------------------------------------------------------- capture: messages
     def route_message(self, message: discord.Message) -> MessageHandler | None:
@@ -695,7 +208,7 @@ class Ideas(commands.Cog):
             existing = await self.services.ideas.by_source(message.guild.id, message.id)
             if existing is not None:
                 return existing
-            return await self.submit_and_publish(
+            return await self.publisher.submit_and_publish(
                 draft, cursor_to=self._cursor_bound(message.channel.id, message.id)
             )
         except RateLimited as exc:
@@ -780,7 +293,7 @@ class Ideas(commands.Cog):
             log.info("Ignored an edit of source message %s: %s", payload.message_id, exc)
             return
         if idea is not None:
-            self.refresh_card(idea)
+            self.publisher.refresh_card(idea)
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
@@ -788,9 +301,9 @@ class Ideas(commands.Cog):
             return
         result = await self.services.ideas.source_deleted(payload.guild_id, payload.message_id)
         if isinstance(result, StatusChange):
-            await self.announce_status(result)
+            await self.publisher.announce_status(result)
         elif result is not None:
-            self.refresh_card(result)
+            self.publisher.refresh_card(result)
 
     # ------------------------------------------------------------- capture: forum posts
     @commands.Cog.listener()
@@ -840,7 +353,7 @@ class Ideas(commands.Cog):
             log.info("Ignored a rename of forum post %s: %s", payload.thread_id, exc)
             return
         if idea is not None:
-            self.refresh_card(idea)
+            self.publisher.refresh_card(idea)
 
     async def _forum_post(
         self, guild_id: int, thread_id: int, forum_id: int | None
@@ -897,7 +410,7 @@ class Ideas(commands.Cog):
                 thread_id=thread.id,
                 posted_at=starter.created_at,
             )
-            return await self.submit_and_publish(draft)
+            return await self.publisher.submit_and_publish(draft)
         except UserError as exc:
             await notify_message_problem(starter, str(exc))
             return None
@@ -966,242 +479,10 @@ class Ideas(commands.Cog):
                 ephemeral=True,
             )
             return
-        idea = await self.submit_and_publish(draft, similar=[])
+        idea = await self.publisher.submit_and_publish(draft, similar=[])
         await interaction.followup.send(
             f"Thanks! Your idea is #{idea.number}. {idea.card_url or ''}".strip(), ephemeral=True
         )
-
-    # ------------------------------------------------------------------- publishing
-    async def submit_and_publish(
-        self,
-        draft: IdeaDraft,
-        *,
-        similar: list[SimilarCandidate] | None = None,
-        cursor_to: int | None = None,
-    ) -> Idea:
-        """Store the idea with its publication (one commit), then publish it at once: card,
-        thread and source reply. What a crash or an outage interrupts is finished from the
-        stored publication (:meth:`_publish_card`), at the next start or retry."""
-        ideas = self.services.ideas
-        if similar is None:
-            similar = await ideas.similar(draft.guild_id, draft.title, draft.body)
-        submission = await ideas.submit(draft, similar=similar, cursor_to=cursor_to)
-        idea = submission.idea
-        if not submission.created:
-            return idea
-        await faults.reached("ideas.after-submit-commit")
-        if await self.services.timers.run_now(PUBLISH_CARD, card_key(idea.id)):
-            idea = await ideas.get(idea.guild_id, idea.number)
-        return idea
-
-    async def _publish_card(self, timer: Timer) -> None:
-        """Publish a stored idea: its card (with a thread), then the reply to its source.
-
-        Idempotent: steps already recorded are skipped, and a retry first looks for what a
-        crashed attempt may have posted before it could record it, so each appears once.
-        """
-        ideas = self.services.ideas
-        idea = await ideas.get_by_id(int(timer.payload["idea_id"]))
-        if idea is None:
-            return  # purged or forgotten meanwhile
-        similar = similar_from_payload(timer.payload.get("similar", ()))
-        if idea.card_message_id is None and idea.status is not IdeaStatus.HIDDEN:
-            await self._post_card(idea, similar, look_first=not timer.first_try)
-        idea = await ideas.get_by_id(idea.id) or idea
-        if idea.card_message_id is not None and idea.card_version != idea.card_shown:
-            self.refresh_card(idea)  # changed (an edit, votes) while the card was posted
-        if idea.source in ("message", "menu") and idea.source_message_id:
-            await self._reply_to_source(idea, similar, look_first=not timer.first_try)
-
-    async def _post_card(
-        self, idea: Idea, similar: list[SimilarCandidate], *, look_first: bool
-    ) -> None:
-        config = await self.services.guild_settings.get(idea.guild_id)
-        oppose = bool(config["ideas_oppose_votes"])
-        embed = render.idea_card(idea, oppose_enabled=oppose, similar=similar)
-        view = card_view(idea, oppose_enabled=oppose)
-        thread_id: int | None = None
-        if idea.source == "forum" and idea.thread_id:
-            channel = self._channel(idea.thread_id)
-            if channel is None:
-                channel = await self._fetch_channel(idea.thread_id)
-            thread_id = idea.thread_id
-        else:
-            channel = self._channel(config.channel("ideas_channel")) or self._channel(
-                idea.source_channel_id
-            )
-        if not isinstance(channel, discord.TextChannel | discord.Thread):
-            log.warning("Idea %s has no channel to post its card in", idea.id)
-            return
-        card = await self._find_card(channel, idea) if look_first else None
-        if card is None:
-            card = await channel.send(embed=embed, view=view or discord.utils.MISSING)
-        await faults.reached("ideas.after-card-post")
-        if isinstance(channel, discord.TextChannel):
-            thread_id = await self._card_thread(card, idea)
-        await self.services.ideas.attach_card(
-            idea.id, card.channel.id, card.id, thread_id, idea.card_version
-        )
-
-    async def _card_thread(self, card: discord.Message, idea: Idea) -> int | None:
-        """The card's discussion thread: created, or found (a thread started from a
-        message has the message's id) when a crashed attempt created it."""
-        try:
-            thread = await card.create_thread(name=render.clip(f"#{idea.number} {idea.title}", 100))
-        except discord.HTTPException as exc:
-            existing = await self._fetch_channel(card.id)
-            if isinstance(existing, discord.Thread):
-                return existing.id
-            if isinstance(exc, discord.DiscordServerError):
-                raise  # retried with the whole publication; the card is found again
-            log.warning("Could not open a thread for idea %s: %s", idea.id, exc)
-            return None
-        author = self.bot.get_user(idea.author_id)
-        if author is not None:
-            with contextlib.suppress(discord.HTTPException):
-                await thread.add_user(author)
-        return thread.id
-
-    async def _fetch_channel(self, channel_id: int) -> Any:
-        try:
-            return await self.bot.fetch_channel(channel_id)
-        except discord.HTTPException:
-            return None
-
-    async def _find_card(
-        self, channel: discord.TextChannel | discord.Thread, idea: Idea
-    ) -> discord.Message | None:
-        """A card of ``idea`` this bot posted without recording it (crash in between)."""
-        prefix = f"#{idea.number} · "
-        return await self._find_own(
-            channel,
-            idea.created_at,
-            lambda m: any((e.title or "").startswith(prefix) for e in m.embeds),
-        )
-
-    async def _find_own(
-        self,
-        channel: discord.abc.Messageable,
-        since: datetime,
-        matches: Callable[[discord.Message], bool],
-    ) -> discord.Message | None:
-        """A recent message of this bot in ``channel`` since ``since`` that ``matches``."""
-        me = self.bot.user
-        if me is None:
-            return None
-        after = discord.Object(time_snowflake(since - timedelta(seconds=5)))
-        try:
-            async for message in channel.history(limit=LOOK_BACK, after=after):
-                if message.author.id == me.id and matches(message):
-                    return message
-        except discord.HTTPException as exc:
-            log.info("Could not look for an earlier post in %s: %s", channel, exc)
-        return None
-
-    async def _reply_to_source(
-        self, idea: Idea, similar: list[SimilarCandidate], *, look_first: bool
-    ) -> None:
-        channel = self._channel(idea.source_channel_id)
-        if not isinstance(channel, discord.TextChannel | discord.Thread) or not (
-            source_id := idea.source_message_id
-        ):
-            return
-        if look_first and await self._find_own(
-            channel,
-            idea.created_at,
-            lambda m: m.reference is not None and m.reference.message_id == source_id,
-        ):
-            return
-        text = f"💡 Captured as idea **#{idea.number}**."
-        if idea.card_url:
-            text += f" Vote and discuss: {idea.card_url}"
-        view = None
-        if similar:
-            text += (
-                "\nIt looks like "
-                + ", ".join(f"#{s.number}" for s in similar)
-                + "; its author may support one instead."
-            )
-            view = discord.ui.View(timeout=None)
-            for candidate in similar[:3]:
-                view.add_item(KeepOrSupport(idea.number, candidate.number))
-        message = channel.get_partial_message(source_id)
-        try:
-            await message.reply(text, view=view or discord.utils.MISSING, mention_author=False)
-        except discord.DiscordServerError:
-            raise  # retried
-        except discord.HTTPException:
-            with contextlib.suppress(discord.HTTPException):
-                await message.add_reaction("💡")
-
-    def _channel(self, channel_id: int | None) -> discord.abc.GuildChannel | discord.Thread | None:
-        if not channel_id:
-            return None
-        channel = self.bot.get_channel(channel_id)
-        return channel if isinstance(channel, discord.abc.GuildChannel | discord.Thread) else None
-
-    # ----------------------------------------------------------------- card refreshes
-    def refresh_card(self, idea: Idea) -> None:
-        """Edit the card soon; changes within a second become one edit (rate limits).
-
-        The card shows the store's latest version when the edit runs, and the version it
-        shows is recorded: a card whose edit was lost (a crash, an outage) still differs
-        from the store at the next start, and is edited then (:meth:`_correct_cards`)."""
-        if not idea.card_message_id:
-            return  # not posted yet: the publication shows the latest version
-        self._dirty.add(idea.id)
-        task = self._refresh.get(idea.id)
-        if task is None or task.done():
-            self._refresh[idea.id] = asyncio.create_task(
-                self._refresh_later(idea.id), name=f"cocreate:card-{idea.id}"
-            )
-
-    async def _refresh_later(self, idea_id: int) -> None:
-        failures = 0
-        try:
-            while idea_id in self._dirty:
-                await asyncio.sleep(self.card_refresh_delay * 2**failures)
-                self._dirty.discard(idea_id)
-                idea = await self.services.ideas.get_by_id(idea_id)
-                if idea is None:
-                    return
-                try:
-                    await self._edit_card(idea)
-                    failures = 0
-                except discord.HTTPException as exc:
-                    failures += 1
-                    if failures > CARD_EDIT_RETRIES:
-                        raise
-                    log.info("Editing the card of idea %s failed (%s); retrying", idea_id, exc)
-                    self._dirty.add(idea_id)
-        except Exception:
-            log.exception("Refreshing the card of idea %s failed", idea_id)
-        finally:
-            self._refresh.pop(idea_id, None)
-
-    async def _edit_card(self, idea: Idea) -> None:
-        if not idea.card_message_id or not idea.card_channel_id:
-            return
-        # A partial channel needs no cache (cards are corrected at start).
-        channel = self.bot.get_partial_messageable(idea.card_channel_id, guild_id=idea.guild_id)
-        config = await self.services.guild_settings.get(idea.guild_id)
-        oppose = bool(config["ideas_oppose_votes"])
-        view = card_view(idea, oppose_enabled=oppose)
-        message = channel.get_partial_message(idea.card_message_id)
-        try:
-            await message.edit(embed=render.idea_card(idea, oppose_enabled=oppose), view=view)
-        except discord.NotFound:
-            log.info("The card of idea %s is gone", idea.id)
-        await self.services.ideas.card_shown(idea.id, idea.card_version)
-
-    async def _correct_cards(self, guild: discord.Guild) -> int:
-        """At start: edit the cards that show less than the store holds."""
-        stale = await self.services.ideas.stale_cards(guild.id)
-        for idea in stale:
-            self.refresh_card(idea)
-        if stale:
-            log.info("Correcting %d card(s) in guild %s", len(stale), guild.id)
-        return len(stale)
 
     # ------------------------------------------------------------------ status changes
     async def change_status(
@@ -1212,7 +493,7 @@ class Ideas(commands.Cog):
         change = await self.services.ideas.change_status(
             interaction.guild_id, number, status, reason, interaction.user.id, moderator=moderator
         )
-        await self.announce_status(change)
+        await self.publisher.announce_status(change)
         if moderator and change.idea.author_id != interaction.user.id:
             await mod_log(
                 self.bot,
@@ -1223,128 +504,6 @@ class Ideas(commands.Cog):
                 + (f" — {reason}" if reason else ""),
             )
         return change
-
-    async def announce_status(self, change: StatusChange) -> None:
-        """Card edit, then the change's stored publication (see :meth:`_publish_status`)."""
-        self.refresh_card(change.idea)
-        if change.publish_key is not None:
-            await faults.reached("ideas.after-status-commit")
-            await self.services.timers.run_now(PUBLISH_STATUS, change.publish_key)
-            if change.queued_for:
-                await self.services.timers.wake()  # the followers' batched DMs
-
-    async def _publish_status(self, timer: Timer) -> None:
-        """A status change told to everyone concerned: a thread message mentioning only the
-        author, the author's DM, and for implemented ideas a #shipped post. Each step is
-        recorded when done, so a retry repeats none (follower DMs are their own timers)."""
-        payload = timer.payload
-        idea = await self.services.ideas.get_by_id(int(payload["idea_id"]))
-        if idea is None:
-            return
-        change = StatusChange(
-            idea,
-            IdeaStatus(payload["old"]),
-            IdeaStatus(payload["new"]),
-            payload["reason"],
-            int(payload["actor_id"]),
-        )
-        done: list[str] = payload.setdefault("done", [])
-
-        async def step(name: str, action: Callable[[], Awaitable[object]]) -> None:
-            if name in done:
-                return
-            await action()
-            done.append(name)
-            await self.services.timers.save_progress(timer)
-
-        look_first = not timer.first_try
-        await step("thread", lambda: self._status_in_thread(change, look_first=look_first))
-        if idea.author_id and idea.author_id != change.actor_id:
-            await step(
-                "author",
-                lambda: self._dm(
-                    idea.author_id, render.author_dm_text(change, self._guild_name(idea.guild_id))
-                ),
-            )
-        if change.new is IdeaStatus.IMPLEMENTED:
-            await step("shipped", lambda: self._shipped(idea, look_first=look_first))
-
-    async def _status_in_thread(self, change: StatusChange, *, look_first: bool) -> None:
-        idea = change.idea
-        if not idea.thread_id:
-            return
-        thread = self._channel(idea.thread_id) or await self._fetch_channel(idea.thread_id)
-        if not isinstance(thread, discord.Thread):
-            return
-        text = render.thread_status_text(change)
-        await self._post_once(
-            thread,
-            text,
-            since=change.idea.updated_at,
-            look_first=look_first,
-            allowed_mentions=discord.AllowedMentions(
-                users=[discord.Object(idea.author_id)], everyone=False, roles=False
-            ),
-        )
-
-    async def _shipped(self, idea: Idea, *, look_first: bool) -> None:
-        config = await self.services.guild_settings.get(idea.guild_id)
-        shipped = self._channel(config.channel("shipped_channel"))
-        if isinstance(shipped, discord.TextChannel):
-            await self._post_once(
-                shipped, render.shipped_text(idea), since=idea.updated_at, look_first=look_first
-            )
-
-    async def _post_once(
-        self,
-        channel: discord.TextChannel | discord.Thread,
-        text: str,
-        *,
-        since: datetime,
-        look_first: bool,
-        allowed_mentions: discord.AllowedMentions | None = None,
-    ) -> None:
-        """Post ``text`` unless a crashed attempt already did. A server error propagates
-        (the publication is retried); a refusal (missing permission) is logged and skipped."""
-        if look_first and await self._find_own(channel, since, lambda m: m.content == text):
-            return
-        try:
-            await channel.send(text, allowed_mentions=allowed_mentions or discord.utils.MISSING)
-        except discord.DiscordServerError:
-            raise
-        except discord.HTTPException as exc:
-            log.warning("Could not post in %s: %s", channel.id, exc)
-
-    def _guild_name(self, guild_id: int) -> str:
-        guild = self.bot.get_guild(guild_id)
-        return guild.name if guild else "the server"
-
-    async def _dm(self, member_id: int, text: str) -> bool:
-        user = self.bot.get_user(member_id)
-        if user is None:
-            try:
-                user = await self.bot.fetch_user(member_id)
-            except discord.HTTPException:
-                return False
-        try:
-            await user.send(text)
-            return True
-        except discord.HTTPException:
-            log.info("Could not DM member %s (DMs closed?)", member_id)
-            return False
-
-    async def _send_batched_dm(self, timer: Timer) -> None:
-        member_id = int(timer.payload["member_id"])
-        notices = await self.services.ideas.pending_notices(timer.guild_id, member_id)
-        if not notices:
-            return
-        dms_on, _ = await self.services.ideas.dm_state(timer.guild_id, member_id)
-        if dms_on:
-            await self._dm(
-                member_id, render.batched_dm_text(notices, self._guild_name(timer.guild_id))
-            )
-        # Marked sent either way: a member who turned DMs off meanwhile reads the threads.
-        await self.services.ideas.mark_sent(timer.guild_id, member_id, [n.id for n in notices])
 
     # ------------------------------------------------------------------ reaction votes
     @commands.Cog.listener()
@@ -1377,7 +536,7 @@ class Ideas(commands.Cog):
         except UserError as exc:
             log.debug("Reaction vote refused: %s", exc)
             return
-        self.refresh_card(result.idea)
+        self.publisher.refresh_card(result.idea)
 
     # ----------------------------------------------------------------------- catch-up
     @commands.Cog.listener()
@@ -1392,7 +551,7 @@ class Ideas(commands.Cog):
         async with self._catchup_lock:
             for guild in list(self.bot.guilds):
                 try:
-                    await self._correct_cards(guild)
+                    await self.publisher.correct_cards(guild)
                     await self.catch_up(guild)
                 except Exception:
                     log.exception("Catching up on guild %s failed", guild.id)
@@ -1707,12 +866,12 @@ class Ideas(commands.Cog):
         result = await self.services.ideas.merge(
             interaction.guild_id, source, target, interaction.user.id, reason
         )
-        self.refresh_card(result.source)
-        self.refresh_card(result.target)
+        self.publisher.refresh_card(result.source)
+        self.publisher.refresh_card(result.target)
         # The service's own record of the change: the real old status, and the followers
         # whose DM notices it queued.
         assert result.change is not None
-        await self.announce_status(result.change)
+        await self.publisher.announce_status(result.change)
         await interaction.followup.send(
             f"#{source} is merged into #{target}: {result.moved_votes} vote(s) moved.",
             ephemeral=True,
@@ -1730,8 +889,8 @@ class Ideas(commands.Cog):
         result = await self.services.ideas.unmerge(
             interaction.guild_id, source, interaction.user.id
         )
-        self.refresh_card(result.source)
-        self.refresh_card(result.target)
+        self.publisher.refresh_card(result.source)
+        self.publisher.refresh_card(result.target)
         await interaction.followup.send(
             f"#{source} is separate from #{result.target.number} again, with its own votes.",
             ephemeral=True,
@@ -1771,10 +930,3 @@ class Ideas(commands.Cog):
             description="\n".join(lines) or "None: every idea got a response in time. 🎉",
         )
         await interaction.followup.send(embed=embed, ephemeral=True)
-
-
-async def setup(bot: CocreateBot) -> None:
-    await bot.add_cog(Ideas(bot))
-
-
-__all__ = ["Ideas", "describe"]

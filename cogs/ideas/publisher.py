@@ -1,0 +1,415 @@
+"""What the Ideas feature shows in Discord, published from the store.
+
+A change commits first, with a timer row saying what to show (bot.services.ideas); this
+publisher runs it at once and again at start or on retry: a card with its thread and the
+reply to its source, a status change's thread message, author DM and #shipped post, and
+batched follower DMs. Card edits are coalesced (at most one a second per card) and record
+the version they show, so cards left stale are corrected at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import discord
+
+from bot import faults
+from bot.client import CocreateBot
+from bot.domain.idea_model import (
+    Idea,
+    IdeaDraft,
+    SimilarCandidate,
+    StatusChange,
+)
+from bot.domain.ideas import IdeaStatus
+from bot.domain.snowflake import time_snowflake
+from bot.render import ideas as render
+from bot.scheduling.timers import Timer
+from bot.services.ideas import (
+    PUBLISH_CARD,
+    PUBLISH_STATUS,
+    card_key,
+    similar_from_payload,
+)
+from cogs.ideas.ui import KeepOrSupport, card_view
+
+log = logging.getLogger(__name__)
+
+CARD_REFRESH_DELAY = 1.0  # votes within a second become one card edit
+CARD_EDIT_RETRIES = 5  # a failing card edit is retried with backoff, then left to the next start
+LOOK_BACK = 50  # messages a retried publication reads to find what a crashed attempt posted
+
+
+class IdeaPublisher:
+    """Posts and edits what the store says must appear in Discord (see the module)."""
+
+    def __init__(self, bot: CocreateBot) -> None:
+        self.bot = bot
+        self.services = bot.services
+        self.card_refresh_delay = CARD_REFRESH_DELAY
+        self._refresh: dict[int, asyncio.Task[None]] = {}
+        self._dirty: set[int] = set()
+
+    async def close(self) -> None:
+        """Let pending card edits finish (they are corrected at start if cut short)."""
+        for task in list(self._refresh.values()):
+            with contextlib.suppress(Exception):
+                await task
+
+    async def submit_and_publish(
+        self,
+        draft: IdeaDraft,
+        *,
+        similar: list[SimilarCandidate] | None = None,
+        cursor_to: int | None = None,
+    ) -> Idea:
+        """Store the idea with its publication (one commit), then publish it at once: card,
+        thread and source reply. What a crash or an outage interrupts is finished from the
+        stored publication (:meth:`_publish_card`), at the next start or retry."""
+        ideas = self.services.ideas
+        if similar is None:
+            similar = await ideas.similar(draft.guild_id, draft.title, draft.body)
+        submission = await ideas.submit(draft, similar=similar, cursor_to=cursor_to)
+        idea = submission.idea
+        if not submission.created:
+            return idea
+        await faults.reached("ideas.after-submit-commit")
+        if await self.services.timers.run_now(PUBLISH_CARD, card_key(idea.id)):
+            idea = await ideas.get(idea.guild_id, idea.number)
+        return idea
+
+    async def publish_card(self, timer: Timer) -> None:
+        """Publish a stored idea: its card (with a thread), then the reply to its source.
+
+        Idempotent: steps already recorded are skipped, and a retry first looks for what a
+        crashed attempt may have posted before it could record it, so each appears once.
+        """
+        ideas = self.services.ideas
+        idea = await ideas.get_by_id(int(timer.payload["idea_id"]))
+        if idea is None:
+            return  # purged or forgotten meanwhile
+        similar = similar_from_payload(timer.payload.get("similar", ()))
+        if idea.card_message_id is None and idea.status is not IdeaStatus.HIDDEN:
+            await self._post_card(idea, similar, look_first=not timer.first_try)
+        idea = await ideas.get_by_id(idea.id) or idea
+        if idea.card_message_id is not None and idea.card_version != idea.card_shown:
+            self.refresh_card(idea)  # changed (an edit, votes) while the card was posted
+        if idea.source in ("message", "menu") and idea.source_message_id:
+            await self._reply_to_source(idea, similar, look_first=not timer.first_try)
+
+    async def _post_card(
+        self, idea: Idea, similar: list[SimilarCandidate], *, look_first: bool
+    ) -> None:
+        config = await self.services.guild_settings.get(idea.guild_id)
+        oppose = bool(config["ideas_oppose_votes"])
+        embed = render.idea_card(idea, oppose_enabled=oppose, similar=similar)
+        view = card_view(idea, oppose_enabled=oppose)
+        thread_id: int | None = None
+        if idea.source == "forum" and idea.thread_id:
+            channel = self._channel(idea.thread_id)
+            if channel is None:
+                channel = await self._fetch_channel(idea.thread_id)
+            thread_id = idea.thread_id
+        else:
+            channel = self._channel(config.channel("ideas_channel")) or self._channel(
+                idea.source_channel_id
+            )
+        if not isinstance(channel, discord.TextChannel | discord.Thread):
+            log.warning("Idea %s has no channel to post its card in", idea.id)
+            return
+        card = await self._find_card(channel, idea) if look_first else None
+        if card is None:
+            card = await channel.send(embed=embed, view=view or discord.utils.MISSING)
+        await faults.reached("ideas.after-card-post")
+        if isinstance(channel, discord.TextChannel):
+            thread_id = await self._card_thread(card, idea)
+        await self.services.ideas.attach_card(
+            idea.id, card.channel.id, card.id, thread_id, idea.card_version
+        )
+
+    async def _card_thread(self, card: discord.Message, idea: Idea) -> int | None:
+        """The card's discussion thread: created, or found (a thread started from a
+        message has the message's id) when a crashed attempt created it."""
+        try:
+            thread = await card.create_thread(name=render.clip(f"#{idea.number} {idea.title}", 100))
+        except discord.HTTPException as exc:
+            existing = await self._fetch_channel(card.id)
+            if isinstance(existing, discord.Thread):
+                return existing.id
+            if isinstance(exc, discord.DiscordServerError):
+                raise  # retried with the whole publication; the card is found again
+            log.warning("Could not open a thread for idea %s: %s", idea.id, exc)
+            return None
+        author = self.bot.get_user(idea.author_id)
+        if author is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await thread.add_user(author)
+        return thread.id
+
+    async def _fetch_channel(self, channel_id: int) -> Any:
+        try:
+            return await self.bot.fetch_channel(channel_id)
+        except discord.HTTPException:
+            return None
+
+    async def _find_card(
+        self, channel: discord.TextChannel | discord.Thread, idea: Idea
+    ) -> discord.Message | None:
+        """A card of ``idea`` this bot posted without recording it (crash in between)."""
+        prefix = f"#{idea.number} · "
+        return await self._find_own(
+            channel,
+            idea.created_at,
+            lambda m: any((e.title or "").startswith(prefix) for e in m.embeds),
+        )
+
+    async def _find_own(
+        self,
+        channel: discord.abc.Messageable,
+        since: datetime,
+        matches: Callable[[discord.Message], bool],
+    ) -> discord.Message | None:
+        """A recent message of this bot in ``channel`` since ``since`` that ``matches``."""
+        me = self.bot.user
+        if me is None:
+            return None
+        after = discord.Object(time_snowflake(since - timedelta(seconds=5)))
+        try:
+            async for message in channel.history(limit=LOOK_BACK, after=after):
+                if message.author.id == me.id and matches(message):
+                    return message
+        except discord.HTTPException as exc:
+            log.info("Could not look for an earlier post in %s: %s", channel, exc)
+        return None
+
+    async def _reply_to_source(
+        self, idea: Idea, similar: list[SimilarCandidate], *, look_first: bool
+    ) -> None:
+        channel = self._channel(idea.source_channel_id)
+        if not isinstance(channel, discord.TextChannel | discord.Thread) or not (
+            source_id := idea.source_message_id
+        ):
+            return
+        if look_first and await self._find_own(
+            channel,
+            idea.created_at,
+            lambda m: m.reference is not None and m.reference.message_id == source_id,
+        ):
+            return
+        text = f"💡 Captured as idea **#{idea.number}**."
+        if idea.card_url:
+            text += f" Vote and discuss: {idea.card_url}"
+        view = None
+        if similar:
+            text += (
+                "\nIt looks like "
+                + ", ".join(f"#{s.number}" for s in similar)
+                + "; its author may support one instead."
+            )
+            view = discord.ui.View(timeout=None)
+            for candidate in similar[:3]:
+                view.add_item(KeepOrSupport(idea.number, candidate.number))
+        message = channel.get_partial_message(source_id)
+        try:
+            await message.reply(text, view=view or discord.utils.MISSING, mention_author=False)
+        except discord.DiscordServerError:
+            raise  # retried
+        except discord.HTTPException:
+            with contextlib.suppress(discord.HTTPException):
+                await message.add_reaction("💡")
+
+    def _channel(self, channel_id: int | None) -> discord.abc.GuildChannel | discord.Thread | None:
+        if not channel_id:
+            return None
+        channel = self.bot.get_channel(channel_id)
+        return channel if isinstance(channel, discord.abc.GuildChannel | discord.Thread) else None
+
+    # ----------------------------------------------------------------- card refreshes
+    def refresh_card(self, idea: Idea) -> None:
+        """Edit the card soon; changes within a second become one edit (rate limits).
+
+        The card shows the store's latest version when the edit runs, and the version it
+        shows is recorded: a card whose edit was lost (a crash, an outage) still differs
+        from the store at the next start, and is edited then (:meth:`_correct_cards`)."""
+        if not idea.card_message_id:
+            return  # not posted yet: the publication shows the latest version
+        self._dirty.add(idea.id)
+        task = self._refresh.get(idea.id)
+        if task is None or task.done():
+            self._refresh[idea.id] = asyncio.create_task(
+                self._refresh_later(idea.id), name=f"cocreate:card-{idea.id}"
+            )
+
+    async def _refresh_later(self, idea_id: int) -> None:
+        failures = 0
+        try:
+            while idea_id in self._dirty:
+                await asyncio.sleep(self.card_refresh_delay * 2**failures)
+                self._dirty.discard(idea_id)
+                idea = await self.services.ideas.get_by_id(idea_id)
+                if idea is None:
+                    return
+                try:
+                    await self._edit_card(idea)
+                    failures = 0
+                except discord.HTTPException as exc:
+                    failures += 1
+                    if failures > CARD_EDIT_RETRIES:
+                        raise
+                    log.info("Editing the card of idea %s failed (%s); retrying", idea_id, exc)
+                    self._dirty.add(idea_id)
+        except Exception:
+            log.exception("Refreshing the card of idea %s failed", idea_id)
+        finally:
+            self._refresh.pop(idea_id, None)
+
+    async def _edit_card(self, idea: Idea) -> None:
+        if not idea.card_message_id or not idea.card_channel_id:
+            return
+        # A partial channel needs no cache (cards are corrected at start).
+        channel = self.bot.get_partial_messageable(idea.card_channel_id, guild_id=idea.guild_id)
+        config = await self.services.guild_settings.get(idea.guild_id)
+        oppose = bool(config["ideas_oppose_votes"])
+        view = card_view(idea, oppose_enabled=oppose)
+        message = channel.get_partial_message(idea.card_message_id)
+        try:
+            await message.edit(embed=render.idea_card(idea, oppose_enabled=oppose), view=view)
+        except discord.NotFound:
+            log.info("The card of idea %s is gone", idea.id)
+        await self.services.ideas.card_shown(idea.id, idea.card_version)
+
+    async def correct_cards(self, guild: discord.Guild) -> int:
+        """At start: edit the cards that show less than the store holds."""
+        stale = await self.services.ideas.stale_cards(guild.id)
+        for idea in stale:
+            self.refresh_card(idea)
+        if stale:
+            log.info("Correcting %d card(s) in guild %s", len(stale), guild.id)
+        return len(stale)
+
+    async def announce_status(self, change: StatusChange) -> None:
+        """Card edit, then the change's stored publication (see :meth:`_publish_status`)."""
+        self.refresh_card(change.idea)
+        if change.publish_key is not None:
+            await faults.reached("ideas.after-status-commit")
+            await self.services.timers.run_now(PUBLISH_STATUS, change.publish_key)
+            if change.queued_for:
+                await self.services.timers.wake()  # the followers' batched DMs
+
+    async def publish_status(self, timer: Timer) -> None:
+        """A status change told to everyone concerned: a thread message mentioning only the
+        author, the author's DM, and for implemented ideas a #shipped post. Each step is
+        recorded when done, so a retry repeats none (follower DMs are their own timers)."""
+        payload = timer.payload
+        idea = await self.services.ideas.get_by_id(int(payload["idea_id"]))
+        if idea is None:
+            return
+        change = StatusChange(
+            idea,
+            IdeaStatus(payload["old"]),
+            IdeaStatus(payload["new"]),
+            payload["reason"],
+            int(payload["actor_id"]),
+        )
+        done: list[str] = payload.setdefault("done", [])
+
+        async def step(name: str, action: Callable[[], Awaitable[object]]) -> None:
+            if name in done:
+                return
+            await action()
+            done.append(name)
+            await self.services.timers.save_progress(timer)
+
+        look_first = not timer.first_try
+        await step("thread", lambda: self._status_in_thread(change, look_first=look_first))
+        if idea.author_id and idea.author_id != change.actor_id:
+            await step(
+                "author",
+                lambda: self._dm(
+                    idea.author_id, render.author_dm_text(change, self._guild_name(idea.guild_id))
+                ),
+            )
+        if change.new is IdeaStatus.IMPLEMENTED:
+            await step("shipped", lambda: self._shipped(idea, look_first=look_first))
+
+    async def _status_in_thread(self, change: StatusChange, *, look_first: bool) -> None:
+        idea = change.idea
+        if not idea.thread_id:
+            return
+        thread = self._channel(idea.thread_id) or await self._fetch_channel(idea.thread_id)
+        if not isinstance(thread, discord.Thread):
+            return
+        text = render.thread_status_text(change)
+        await self._post_once(
+            thread,
+            text,
+            since=change.idea.updated_at,
+            look_first=look_first,
+            allowed_mentions=discord.AllowedMentions(
+                users=[discord.Object(idea.author_id)], everyone=False, roles=False
+            ),
+        )
+
+    async def _shipped(self, idea: Idea, *, look_first: bool) -> None:
+        config = await self.services.guild_settings.get(idea.guild_id)
+        shipped = self._channel(config.channel("shipped_channel"))
+        if isinstance(shipped, discord.TextChannel):
+            await self._post_once(
+                shipped, render.shipped_text(idea), since=idea.updated_at, look_first=look_first
+            )
+
+    async def _post_once(
+        self,
+        channel: discord.TextChannel | discord.Thread,
+        text: str,
+        *,
+        since: datetime,
+        look_first: bool,
+        allowed_mentions: discord.AllowedMentions | None = None,
+    ) -> None:
+        """Post ``text`` unless a crashed attempt already did. A server error propagates
+        (the publication is retried); a refusal (missing permission) is logged and skipped."""
+        if look_first and await self._find_own(channel, since, lambda m: m.content == text):
+            return
+        try:
+            await channel.send(text, allowed_mentions=allowed_mentions or discord.utils.MISSING)
+        except discord.DiscordServerError:
+            raise
+        except discord.HTTPException as exc:
+            log.warning("Could not post in %s: %s", channel.id, exc)
+
+    def _guild_name(self, guild_id: int) -> str:
+        guild = self.bot.get_guild(guild_id)
+        return guild.name if guild else "the server"
+
+    async def _dm(self, member_id: int, text: str) -> bool:
+        user = self.bot.get_user(member_id)
+        if user is None:
+            try:
+                user = await self.bot.fetch_user(member_id)
+            except discord.HTTPException:
+                return False
+        try:
+            await user.send(text)
+            return True
+        except discord.HTTPException:
+            log.info("Could not DM member %s (DMs closed?)", member_id)
+            return False
+
+    async def send_batched_dm(self, timer: Timer) -> None:
+        member_id = int(timer.payload["member_id"])
+        notices = await self.services.ideas.pending_notices(timer.guild_id, member_id)
+        if not notices:
+            return
+        dms_on, _ = await self.services.ideas.dm_state(timer.guild_id, member_id)
+        if dms_on:
+            await self._dm(
+                member_id, render.batched_dm_text(notices, self._guild_name(timer.guild_id))
+            )
+        # Marked sent either way: a member who turned DMs off meanwhile reads the threads.
+        await self.services.ideas.mark_sent(timer.guild_id, member_id, [n.id for n in notices])
