@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.domain.ideas import IdeaStatus
+from bot.domain.publishing import Publication
 
 #: author_id of an idea whose author asked to be forgotten.
 FORMER_MEMBER = 0
@@ -101,6 +102,8 @@ class IdeaDraft:
 class Submission:
     idea: Idea
     created: bool  # False when the source message was captured before (replays, catch-up)
+    #: The card to publish, recorded with the idea (None when not created).
+    publication: Publication | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,8 @@ from typing import Any
 import orjson
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.domain.publishing import Publication
+from bot.storage import Tx
 from bot.storage import timers as repo
 from bot.storage.common import to_iso
 from bot.storage.database import Database
@@ -52,7 +54,10 @@ class Timer:
     first_try: bool = False
 
 
-TimerHandler = Callable[[Timer], Awaitable[None]]
+#: What a handler may return: a unit written in the same transaction that marks the timer
+#: done (e.g. "the card is message N"), so recording the outcome costs no second commit.
+FinishUnit = Callable[[Tx], Any]
+TimerHandler = Callable[[Timer], Awaitable[FinishUnit | None]]
 
 
 class TimerService:
@@ -99,7 +104,33 @@ class TimerService:
         row = await self._db.read(lambda c: repo.get_timer(c, kind, key))
         if row is None or row["done_at"] is not None or row["id"] in self._running:
             return False
-        ok = await self._run_one(row, first_try=row["attempts"] == 0)
+        self._running.add(row["id"])
+        ok = await self._run_one(row, first_try=False)
+        if not ok:
+            await self._arm()
+        return bool(ok)
+
+    async def run_written(self, written: Publication) -> bool:
+        """Run a timer row the caller's own unit just committed, without reading it back:
+        a publication on the hot path (a captured idea's card). ``first_try``: no earlier
+        attempt can have posted anything."""
+        if written.id in self._running:
+            return False
+        self._running.add(written.id)
+        timer = Timer(
+            written.id,
+            written.guild_id,
+            written.kind,
+            written.key,
+            datetime.fromisoformat(written.due_at),
+            dict(written.payload),
+            0,
+            first_try=True,
+        )
+        try:
+            ok = await self._run_handler(timer, written.due_at)
+        finally:
+            self._running.discard(written.id)
         if not ok:
             await self._arm()
         return bool(ok)
@@ -130,13 +161,11 @@ class TimerService:
                 for row in rows:
                     if row["id"] in self._running:
                         continue
+                    self._running.add(row["id"])  # claimed before the next await
                     # Read again: run_now may have finished (or progressed) it since.
                     fresh = await self._db.read(partial(repo.get_timer_by_id, timer_id=row["id"]))
-                    if (
-                        fresh is None
-                        or fresh["done_at"] is not None
-                        or fresh["id"] in self._running
-                    ):
+                    if fresh is None or fresh["done_at"] is not None:
+                        self._running.discard(row["id"])
                         continue
                     done += await self._run_one(fresh)
                 if len(rows) < BATCH:
@@ -145,6 +174,7 @@ class TimerService:
             return done
 
     async def _run_one(self, row: Any, *, first_try: bool = False) -> int:
+        """Run a claimed row (its id is in ``_running``) and release it."""
         timer = Timer(
             row["id"],
             row["guild_id"],
@@ -155,7 +185,6 @@ class TimerService:
             row["attempts"],
             first_try,
         )
-        self._running.add(timer.id)
         try:
             return await self._run_handler(timer, row["due_at"])
         finally:
@@ -166,7 +195,7 @@ class TimerService:
         try:
             if handler is None:
                 raise LookupError(f"no handler for timer kind {timer.kind!r}")
-            await handler(timer)
+            finish = await handler(timer)
         except Exception as exc:
             error = repr(exc)
             delay = min(MAX_BACKOFF, timedelta(seconds=30 * 2**timer.attempts))
@@ -180,7 +209,13 @@ class TimerService:
             retry_at = to_iso(self._clock() + delay)
             await self._db.write(lambda c: repo.retry_timer(c, timer.id, retry_at, error))
             return 0
-        await self._db.write(lambda c: repo.finish_timer(c, timer.id, due_at))
+
+        def unit(conn: Tx) -> None:
+            repo.finish_timer(conn, timer.id, due_at)
+            if finish is not None:
+                finish(conn)
+
+        await self._db.write(unit)
         return 1
 
     async def _arm(self) -> None:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import sqlite3
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,13 +52,14 @@ from bot.domain.ideas import (
     validate_title,
 )
 from bot.domain.notify import dm_allowed_at
+from bot.domain.publishing import Publication
 from bot.domain.ranking import SortOrder, rank
 from bot.domain.similarity import SimilarityIndex
 from bot.domain.snowflake import time_snowflake
 from bot.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited
 from bot.services._util import domain_errors
 from bot.services.guild_settings import GuildSettingsService
-from bot.storage import common
+from bot.storage import Tx, common
 from bot.storage import ideas as repo
 from bot.storage import timers as timers_repo
 from bot.storage.common import to_iso
@@ -105,6 +105,7 @@ class IdeaService:
         self._indexes: dict[int, SimilarityIndex] = {}
         self._index_locks: dict[int, asyncio.Lock] = {}
         self._capture: dict[int, tuple[tuple[str, ...], CaptureConfig]] = {}
+        self._rules: dict[int, _SubmitRules] = {}
         #: Called after each commit that emitted outbox events (points wakes up on it).
         self.on_events: list[Callable[[], None]] = []
 
@@ -125,7 +126,7 @@ class IdeaService:
 
     def settings_changed(
         self,
-        conn: sqlite3.Connection,
+        conn: Tx,
         guild_id: int,
         old: Mapping[str, Any],
         new: Mapping[str, Any],
@@ -226,29 +227,27 @@ class IdeaService:
         ``check_rate=False`` skips the cooldown (never the block): for trusted callers such
         as test set-ups, never for what members send.
         """
-        if draft.source_message_id is not None:
-            existing = await self.by_source(draft.guild_id, draft.source_message_id)
-            if existing is not None:
-                return Submission(existing, created=False)
-        config = await self._settings.get(draft.guild_id)
-        kinds = {str(e).partition("=")[2] or str(e) for e in config["ideas_tags"]} | {"idea"}
+        rules = await self._submit_rules(draft.guild_id)
         with domain_errors():
             draft = replace(
                 draft,
                 title=validate_title(draft.title),
                 body=validate_body(draft.body),
-                kind=validate_kind(draft.kind, kinds),
+                kind=validate_kind(draft.kind, rules.kinds),
             )
-        cooldown = config.duration("ideas_cooldown")
+        cooldown = rules.cooldown
         now = self._clock()
         posted = draft.posted_at or now
+        due = to_iso(now)
         shown_similar = [_similar_payload(s) for s in similar]
 
-        def unit(conn: sqlite3.Connection) -> tuple[Idea, bool]:
+        def unit(conn: Tx) -> Submission:
+            # One unit on the common path: the duplicate check, the rate rules, the idea
+            # and everything recorded with it (no reads before it: see `bench ideas`).
             if draft.source_message_id is not None:
                 again = repo.get_by_source(conn, draft.guild_id, draft.source_message_id)
                 if again is not None:
-                    return again, False
+                    return Submission(again, created=False)
             _check_rate(
                 conn,
                 draft.guild_id,
@@ -273,23 +272,34 @@ class IdeaService:
             )
             if cursor_to is not None and draft.source_channel_id is not None:
                 repo.advance_cursor(conn, draft.guild_id, draft.source_channel_id, cursor_to)
-            timers_repo.upsert_timer(
-                conn,
-                draft.guild_id,
-                PUBLISH_CARD,
-                card_key(idea_id),
-                to_iso(now),
-                {"idea_id": idea_id, "similar": shown_similar},
+            payload = {"idea_id": idea_id, "similar": shown_similar}
+            key = card_key(idea_id)
+            timer_id = timers_repo.upsert_timer(
+                conn, draft.guild_id, PUBLISH_CARD, key, due, payload
             )
             idea = repo.get_by_id(conn, idea_id)
             assert idea is not None
-            return idea, True
+            publication = Publication(timer_id, draft.guild_id, PUBLISH_CARD, key, due, payload)
+            return Submission(idea, True, publication)
 
-        idea, created = await self._db.write(unit)
-        if created:
+        submission = await self._db.write(unit)
+        if submission.created:
             self._emitted()
-            await self._reindex(idea)
-        return Submission(idea, created)
+            await self._reindex(submission.idea)
+        return submission
+
+    async def _submit_rules(self, guild_id: int) -> _SubmitRules:
+        """The guild's kinds and cooldown, parsed once per change of its settings."""
+        config = await self._settings.get(guild_id)
+        cached = self._rules.get(guild_id)
+        if cached is None or cached.config is not config:
+            cached = self._rules[guild_id] = _SubmitRules(
+                config,
+                frozenset({str(e).partition("=")[2] or str(e) for e in config["ideas_tags"]})
+                | {"idea"},
+                config.duration("ideas_cooldown"),
+            )
+        return cached
 
     async def get_by_id(self, idea_id: int) -> Idea | None:
         return await self._db.read(lambda c: repo.get_by_id(c, idea_id))
@@ -301,6 +311,12 @@ class IdeaService:
         await self._db.write(
             lambda c: repo.set_card(c, idea_id, channel_id, message_id, thread_id, shown)
         )
+
+    def card_recorder(
+        self, idea_id: int, channel_id: int, message_id: int, thread_id: int | None, shown: int
+    ) -> Callable[[Tx], None]:
+        """A unit recording the posted card, to commit with its publication's completion."""
+        return lambda c: repo.set_card(c, idea_id, channel_id, message_id, thread_id, shown)
 
     async def card_shown(self, idea_id: int, version: int) -> None:
         """The card of ``idea_id`` now shows ``version`` of it."""
@@ -391,7 +407,7 @@ class IdeaService:
         # Lean on purpose (1,000 members may vote at once; see `cocreate bench ideas`): one
         # read gives the idea's row and the member's vote, one UPDATE … RETURNING the new
         # counts, and the Idea is built once, with those counts, instead of read twice.
-        def unit(conn: sqlite3.Connection) -> VoteResult:
+        def unit(conn: Tx) -> VoteResult:
             row = repo.get_for_vote(conn, guild_id, number, member_id)
             if row is None or row["status"] == IdeaStatus.HIDDEN:
                 raise NotFound(_NOT_FOUND.format(n=number))
@@ -461,7 +477,7 @@ class IdeaService:
     ) -> StatusChange:
         """Move an idea through its lifecycle (table in bot.domain.ideas), with a reason."""
 
-        def unit(conn: sqlite3.Connection) -> StatusChange:
+        def unit(conn: Tx) -> StatusChange:
             idea = _visible_in(conn, guild_id, number, moderator=moderator)
             if idea.merged_into is not None and new is not IdeaStatus.HIDDEN:
                 raise Conflict(f"Idea #{number} was merged; use `/idea unmerge` first.")
@@ -484,7 +500,7 @@ class IdeaService:
 
     def _apply_status(
         self,
-        conn: sqlite3.Connection,
+        conn: Tx,
         idea: Idea,
         new: IdeaStatus,
         reason: str | None,
@@ -589,7 +605,7 @@ class IdeaService:
         returned unchanged, checked in the same transaction as the write.
         """
 
-        def unit(conn: sqlite3.Connection) -> Idea:
+        def unit(conn: Tx) -> Idea:
             idea = _visible_in(conn, guild_id, number, moderator=moderator)
             if only_while_new and idea.status is not IdeaStatus.NEW:
                 return idea
@@ -706,7 +722,7 @@ class IdeaService:
         )
 
     @staticmethod
-    def _flag(conn: sqlite3.Connection, idea: Idea, flag: str) -> None:
+    def _flag(conn: Tx, idea: Idea, flag: str) -> None:
         repo.set_flag(conn, idea.id, flag)
         repo.add_event(conn, idea.guild_id, idea.id, "flagged", None, None, None, flag)
 
@@ -724,7 +740,7 @@ class IdeaService:
         if source_no == target_no:
             raise InvalidInput("An idea cannot be merged into itself.")
 
-        def unit(conn: sqlite3.Connection) -> MergeResult:
+        def unit(conn: Tx) -> MergeResult:
             source = repo.get_by_number(conn, guild_id, source_no)
             target = repo.get_by_number(conn, guild_id, target_no)
             for number, idea in ((source_no, source), (target_no, target)):
@@ -798,7 +814,7 @@ class IdeaService:
     async def unmerge(self, guild_id: int, source_no: int, actor_id: int) -> MergeResult:
         """Undo the latest merge of ``source``: both ideas get back exactly what they had."""
 
-        def unit(conn: sqlite3.Connection) -> MergeResult:
+        def unit(conn: Tx) -> MergeResult:
             source = repo.get_by_number(conn, guild_id, source_no)
             if source is None:
                 raise NotFound(_NOT_FOUND.format(n=source_no))
@@ -874,7 +890,7 @@ class IdeaService:
         assert clean is not None
         until = self._clock() + duration if duration else None
 
-        def unit(conn: sqlite3.Connection) -> None:
+        def unit(conn: Tx) -> None:
             repo.set_block(
                 conn, guild_id, member_id, to_iso(until) if until else None, clean, actor_id
             )
@@ -884,7 +900,7 @@ class IdeaService:
         return until
 
     async def unblock(self, guild_id: int, member_id: int, actor_id: int) -> None:
-        def unit(conn: sqlite3.Connection) -> bool:
+        def unit(conn: Tx) -> bool:
             removed = repo.remove_block(conn, guild_id, member_id)
             if removed:
                 common.record_mod_action(
@@ -971,7 +987,7 @@ class IdeaService:
         if idea is None or member_id == idea.author_id:
             return False
 
-        def unit(conn: sqlite3.Connection) -> bool:
+        def unit(conn: Tx) -> bool:
             if not repo.first_comment(conn, idea.id, idea.guild_id, member_id):
                 return False
             common.emit_event(
@@ -1004,7 +1020,7 @@ class IdeaService:
         return report
 
 
-def _visible_in(conn: sqlite3.Connection, guild_id: int, number: int, *, moderator: bool) -> Idea:
+def _visible_in(conn: Tx, guild_id: int, number: int, *, moderator: bool) -> Idea:
     """Idea #number inside a write unit; hidden ones exist only for moderators."""
     idea = repo.get_by_number(conn, guild_id, number)
     if idea is None or (idea.status is IdeaStatus.HIDDEN and not moderator):
@@ -1025,6 +1041,13 @@ class _Rank:
         self.oppose = oppose
         self.votes_last_7d = recent
         self.submitted_at = submitted_at
+
+
+@dataclass(frozen=True, slots=True)
+class _SubmitRules:
+    config: GuildConfig  # the settings object they were parsed from (replaced on change)
+    kinds: frozenset[str]
+    cooldown: timedelta
 
 
 def card_key(idea_id: int) -> str:
@@ -1057,7 +1080,7 @@ def similar_from_payload(items: Iterable[dict[str, Any]]) -> list[SimilarCandida
 
 
 def _check_rate(
-    conn: sqlite3.Connection,
+    conn: Tx,
     guild_id: int,
     member_id: int,
     posted: datetime,

@@ -17,13 +17,16 @@ def upsert_timer(
     key: str,
     due_at: str,
     payload: dict[str, Any],
-) -> None:
-    conn.execute(
+) -> int:
+    """Create or re-arm the timer ``(kind, key)``; returns its id."""
+    ((timer_id,),) = conn.execute(
         "INSERT INTO timers (guild_id, kind, key, due_at, payload) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (kind, key) DO UPDATE SET due_at = excluded.due_at, "
-        "payload = excluded.payload, done_at = NULL, attempts = 0, last_error = NULL",
+        "payload = excluded.payload, done_at = NULL, attempts = 0, last_error = NULL "
+        "RETURNING id",
         (guild_id, kind, key, due_at, orjson.dumps(payload).decode()),
-    )
+    ).fetchall()
+    return int(timer_id)
 
 
 def cancel_timer(conn: sqlite3.Connection, kind: str, key: str) -> bool:

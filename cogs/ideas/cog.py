@@ -205,9 +205,7 @@ class Ideas(commands.Cog):
                 source_message_id=message.id,
                 posted_at=message.created_at,
             )
-            existing = await self.services.ideas.by_source(message.guild.id, message.id)
-            if existing is not None:
-                return existing
+            # A replay or catch-up of a captured message: submit returns the stored idea.
             return await self.publisher.submit_and_publish(
                 draft, cursor_to=self._cursor_bound(message.channel.id, message.id)
             )

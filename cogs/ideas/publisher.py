@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,11 +30,9 @@ from bot.domain.idea_model import (
 from bot.domain.ideas import IdeaStatus
 from bot.domain.snowflake import time_snowflake
 from bot.render import ideas as render
-from bot.scheduling.timers import Timer
+from bot.scheduling.timers import FinishUnit, Timer
 from bot.services.ideas import (
-    PUBLISH_CARD,
     PUBLISH_STATUS,
-    card_key,
     similar_from_payload,
 )
 from cogs.ideas.ui import KeepOrSupport, card_view
@@ -54,6 +53,11 @@ class IdeaPublisher:
         self.card_refresh_delay = CARD_REFRESH_DELAY
         self._refresh: dict[int, asyncio.Task[None]] = {}
         self._dirty: set[int] = set()
+        # The hot path's in-memory hand-offs (see submit_and_publish):
+        self._fresh: dict[int, Idea] = {}  # idea as stored, for its first publication
+        self._posted: dict[int, Idea] = {}  # idea with its card, once posted
+        self._publishing: set[int] = set()  # ideas whose card is being posted now
+        self._changed: set[int] = set()  # ...that changed meanwhile: edit once recorded
 
     async def close(self) -> None:
         """Let pending card edits finish (they are corrected at start if cut short)."""
@@ -76,35 +80,69 @@ class IdeaPublisher:
             similar = await ideas.similar(draft.guild_id, draft.title, draft.body)
         submission = await ideas.submit(draft, similar=similar, cursor_to=cursor_to)
         idea = submission.idea
-        if not submission.created:
+        if not submission.created or submission.publication is None:
             return idea
         await faults.reached("ideas.after-submit-commit")
-        if await self.services.timers.run_now(PUBLISH_CARD, card_key(idea.id)):
-            idea = await ideas.get(idea.guild_id, idea.number)
-        return idea
+        # The hot path: the idea and its publication as the unit wrote them, not read back.
+        self._fresh[idea.id] = idea
+        self._publishing.add(idea.id)
+        try:
+            await self.services.timers.run_written(submission.publication)
+        finally:
+            self._publishing.discard(idea.id)
+            self._fresh.pop(idea.id, None)
+        shown = self._posted.pop(idea.id, idea)
+        if idea.id in self._changed:  # an edit or votes arrived while the card was posted
+            self._changed.discard(idea.id)
+            self.refresh_card(shown)
+        return shown
 
-    async def publish_card(self, timer: Timer) -> None:
+    async def publish_card(self, timer: Timer) -> FinishUnit | None:
         """Publish a stored idea: its card (with a thread), then the reply to its source.
 
         Idempotent: steps already recorded are skipped, and a retry first looks for what a
         crashed attempt may have posted before it could record it, so each appears once.
+        On the first try the card is recorded in the same commit that marks this done.
         """
         ideas = self.services.ideas
-        idea = await ideas.get_by_id(int(timer.payload["idea_id"]))
+        idea_id = int(timer.payload["idea_id"])
+        first = self._fresh.get(idea_id) if timer.first_try else None
+        idea = first or await ideas.get_by_id(idea_id)
         if idea is None:
-            return  # purged or forgotten meanwhile
+            return None  # purged or forgotten meanwhile
         similar = similar_from_payload(timer.payload.get("similar", ()))
+        look_first = not timer.first_try
+        finish: FinishUnit | None = None
         if idea.card_message_id is None and idea.status is not IdeaStatus.HIDDEN:
-            await self._post_card(idea, similar, look_first=not timer.first_try)
-        idea = await ideas.get_by_id(idea.id) or idea
-        if idea.card_message_id is not None and idea.card_version != idea.card_shown:
-            self.refresh_card(idea)  # changed (an edit, votes) while the card was posted
+            posted = await self._post_card(idea, similar, look_first=look_first)
+            if posted is not None:
+                channel_id, message_id, thread_id = posted
+                idea = replace(
+                    idea,
+                    card_channel_id=channel_id,
+                    card_message_id=message_id,
+                    thread_id=idea.thread_id or thread_id,
+                )
+                if first is not None:
+                    self._posted[idea.id] = idea
+                    finish = ideas.card_recorder(
+                        idea.id, channel_id, message_id, thread_id, idea.card_version
+                    )
+                else:
+                    await ideas.attach_card(
+                        idea.id, channel_id, message_id, thread_id, idea.card_version
+                    )
+                    fresh = await ideas.get_by_id(idea.id)
+                    if fresh is not None and fresh.card_version != fresh.card_shown:
+                        self.refresh_card(fresh)  # changed while the card was posted
         if idea.source in ("message", "menu") and idea.source_message_id:
-            await self._reply_to_source(idea, similar, look_first=not timer.first_try)
+            await self._reply_to_source(idea, similar, look_first=look_first)
+        return finish
 
     async def _post_card(
         self, idea: Idea, similar: list[SimilarCandidate], *, look_first: bool
-    ) -> None:
+    ) -> tuple[int, int, int | None] | None:
+        """Post the card (and open its thread); returns (channel, message, thread) ids."""
         config = await self.services.guild_settings.get(idea.guild_id)
         oppose = bool(config["ideas_oppose_votes"])
         embed = render.idea_card(idea, oppose_enabled=oppose, similar=similar)
@@ -121,16 +159,14 @@ class IdeaPublisher:
             )
         if not isinstance(channel, discord.TextChannel | discord.Thread):
             log.warning("Idea %s has no channel to post its card in", idea.id)
-            return
+            return None
         card = await self._find_card(channel, idea) if look_first else None
         if card is None:
             card = await channel.send(embed=embed, view=view or discord.utils.MISSING)
         await faults.reached("ideas.after-card-post")
         if isinstance(channel, discord.TextChannel):
             thread_id = await self._card_thread(card, idea)
-        await self.services.ideas.attach_card(
-            idea.id, card.channel.id, card.id, thread_id, idea.card_version
-        )
+        return card.channel.id, card.id, thread_id
 
     async def _card_thread(self, card: discord.Message, idea: Idea) -> int | None:
         """The card's discussion thread: created, or found (a thread started from a
@@ -145,10 +181,8 @@ class IdeaPublisher:
                 raise  # retried with the whole publication; the card is found again
             log.warning("Could not open a thread for idea %s: %s", idea.id, exc)
             return None
-        author = self.bot.get_user(idea.author_id)
-        if author is not None:
-            with contextlib.suppress(discord.HTTPException):
-                await thread.add_user(author)
+        # No request to add the author: Discord adds a member to a thread when a message
+        # in it mentions them, and every status message there mentions the author.
         return thread.id
 
     async def _fetch_channel(self, channel_id: int) -> Any:
@@ -237,6 +271,8 @@ class IdeaPublisher:
         shows is recorded: a card whose edit was lost (a crash, an outage) still differs
         from the store at the next start, and is edited then (:meth:`_correct_cards`)."""
         if not idea.card_message_id:
+            if idea.id in self._publishing:
+                self._changed.add(idea.id)  # edited once the card is recorded
             return  # not posted yet: the publication shows the latest version
         self._dirty.add(idea.id)
         task = self._refresh.get(idea.id)

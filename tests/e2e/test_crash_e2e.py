@@ -63,6 +63,15 @@ def _replies_to(driver: Driver, source: Message) -> list[Message]:
     ]
 
 
+async def _settled(driver: Driver, bot: BotProcess) -> None:
+    """Wait (bounded) until every publication is done: its outcome recorded."""
+
+    def pending() -> int:
+        return int(bot.query("SELECT count(*) FROM timers WHERE done_at IS NULL")[0][0])
+
+    await driver.world.wait_until(lambda: pending() == 0, 10, lambda: f"{pending()} pending")
+
+
 async def _killed_at(bot: BotProcess, point: str) -> None:
     code = await bot.wait_exit()
     assert code == -9, f"expected SIGKILL at {point}, got {code}:\n{bot.output}"
@@ -87,11 +96,7 @@ async def test_a_capture_killed_before_its_card_is_recorded_is_shown_once(
     assert row["card_message_id"] == shown.id
     assert row["thread_id"] == shown.id and shown.id in driver.world.channels
     assert len(_replies_to(driver, source)) == 1
-
-    def pending() -> int:
-        return int(bot.query("SELECT count(*) FROM timers WHERE done_at IS NULL")[0][0])
-
-    await driver.world.wait_until(lambda: pending() == 0, 10, lambda: f"{pending()} pending")
+    await _settled(driver, bot)
 
 
 async def test_a_status_change_killed_before_its_announcements_is_announced_once(
@@ -101,6 +106,7 @@ async def test_a_status_change_killed_before_its_announcements_is_announced_once
     await bot.start(faults="ideas.after-status-commit")
     await driver.post(c.general, c.bob, "[idea] Announce me after a crash")
     await driver.wait_for_message(c.general, contains="Captured as idea", timeout=15)
+    await _settled(driver, bot)
     (row,) = bot.query("SELECT number, thread_id FROM ideas")
     driver.mark_seen()
     await driver.slash(
@@ -131,6 +137,7 @@ async def test_counts_stored_before_a_crash_reach_the_card_after_restart(
     await bot.start()
     await driver.post(c.general, c.carol, "[idea] Count me after a crash")
     await driver.wait_for_message(c.general, contains="Captured as idea", timeout=15)
+    await _settled(driver, bot)
     (row,) = bot.query("SELECT number, card_message_id FROM ideas")
     card = driver.world.messages[row["card_message_id"]]
     voted = await driver.click(c.dave, card, f"idea:vote:{row['number']}:up")

@@ -60,9 +60,11 @@ def _bot_threads_since_mark(env: Env) -> list[Any]:
 
 async def _captured(env: Env, source: Message) -> Any:
     """The idea captured from a tagged ``source`` message, once the bot has replied to it
-    (the last step of a capture: the card, its thread and the stored link come first)."""
+    (the last post of a capture: the card and its thread come first) and has recorded the
+    card (in the commit that completes the publication, right after the reply)."""
     where = env.driver.world.channels[source.channel_id]
     await env.driver.wait_for_message(where, predicate=lambda m: m.reference_id == source.id)
+    await handlers_done(env)
     found = await env.bot.services.ideas.by_source(env.community.guild.id, source.id)
     assert found is not None, "the bot replied but no idea is stored for the source"
     assert found.card_message_id is not None

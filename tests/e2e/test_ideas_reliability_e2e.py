@@ -64,6 +64,7 @@ async def test_an_edit_while_the_card_is_posted_reaches_the_card(env: Env) -> No
     try:
         posted = await d.post(c.general, member, "[idea] Dark mdoe")
         reply = await d.wait_for_message(c.general, contains="Captured as idea")
+        await handlers_done(env)  # the card is recorded right after the reply
     finally:
         faults.hook = None
     assert edited.is_set()
