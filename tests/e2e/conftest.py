@@ -14,14 +14,14 @@ import pytest
 import pytest_asyncio
 
 from bot.client import CocreateBot
-from bot.sandbox import Driver, Sandbox
-from bot.sandbox.community import (
+from bot.demo.community import (
     Community,
     configure,
     sandbox_settings,
     seed_community,
     start_cocreate,
 )
+from bot.sandbox import Driver, Sandbox
 from bot.settings import load_settings
 
 
