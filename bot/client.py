@@ -25,8 +25,8 @@ from discord.ext import commands
 
 import cogs
 from bot import __version__
-from bot.app import Services
 from bot.scheduling.scheduler import create_scheduler
+from bot.services.container import Services
 from bot.settings import Settings
 from bot.storage import common
 

@@ -144,3 +144,92 @@ def test_the_import_reader_sees_every_kind_of_import(tmp_path: Path) -> None:
         ("pkg.a", True),
         ("pkg.sub.c", False),
     ]
+
+
+def import_graph(root: Path, packages: list[str]) -> dict[str, set[str]]:
+    """Module → the modules of ``packages`` it imports when it is imported. An import of
+    ``a.b`` is an edge to ``a.b`` only: that Python runs ``a/__init__`` first is left out,
+    since a package's ``__init__`` re-exporting its own modules is no cycle to break."""
+    paths = [p for package in packages for p in sources(root / package)]
+    modules = {module_name(p, root) for p in paths}
+    return {
+        module_name(p, root): {
+            i.target for i in imports_of(p, modules, root) if i.module_level and i.target in modules
+        }
+        for p in paths
+    }
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Each group of modules that import one another, directly or around a circle
+    (Tarjan's strongly connected components), as a readable path ending where it began."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1 or node in graph.get(node, ()):
+                groups.append(_circle(graph, set(group)))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return groups
+
+
+def _circle(graph: dict[str, set[str]], group: set[str]) -> list[str]:
+    """One concrete circle through ``group``: a → b → … → a."""
+    start = min(group)
+    path, seen = [start], {start}
+    while True:
+        nxt = min(n for n in graph[path[-1]] if n in group)
+        if nxt in seen:
+            return [*path[path.index(nxt) :], nxt]
+        path.append(nxt)
+        seen.add(nxt)
+
+
+def test_no_import_cycle_among_our_modules() -> None:
+    """Imports that run when a module is imported never go round in a circle (imports in
+    functions and under ``if TYPE_CHECKING:`` do not count): a circle makes import order
+    matter and hides which layer depends on which."""
+    cycles = import_cycles(import_graph(SOURCE_ROOT, ["bot", "cogs"]))
+    assert not cycles, "import cycles at module level:\n  " + "\n  ".join(
+        " → ".join(cycle) for cycle in cycles
+    )
+
+
+def test_the_cycle_finder_finds_circles_and_ignores_lazy_imports(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    files = {
+        "__init__": "from pkg import a\n",  # a package re-exporting its module: no circle
+        "a": "from pkg import b\n",
+        "b": "import pkg.c\n",
+        "c": "from . import a\n",  # a → b → c → a
+        "d": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import e\n",
+        "e": "import pkg.d\ndef later():\n    import pkg.f\n",
+        "f": "from pkg.e import later\n",
+    }
+    for name, text in files.items():
+        (pkg / f"{name}.py").write_text(text)
+    assert import_cycles(import_graph(tmp_path, ["pkg"])) == [["pkg.a", "pkg.b", "pkg.c", "pkg.a"]]
