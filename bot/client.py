@@ -33,6 +33,7 @@ from bot.storage import common
 log = logging.getLogger(__name__)
 
 # Tasks discord.py creates per event, command, component and modal: close() waits for them.
+# discord.py's own names, not its API: tests/e2e/test_discord_task_names.py checks them.
 _HANDLER_TASK_PREFIXES = (
     "discord.py: ",
     "CommandTree-invoker",
