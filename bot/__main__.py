@@ -118,7 +118,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if command == "purge-guild":
         return asyncio.run(_purge(settings, args.guild))
     if command == "demo":
-        from bot.sandbox.demo import run_demo
+        from bot.demo.scenes import run_demo
 
         return asyncio.run(run_demo(settings, serve=args.serve, port=args.port))
     if command == "bench":

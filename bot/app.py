@@ -2,19 +2,20 @@
 
 Nothing here runs at import. Tests and the sandbox demo call :func:`create_bot` with their
 own settings (a temporary database, the sandbox's URLs) and get the same bot users run.
+
+Imports point one way: this module builds the :class:`~bot.services.container.Services`
+record and the client; the client knows the record, never this module.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.scheduling.timers import TimerService
 from bot.services.audit import AuditService
+from bot.services.container import Services, backups_dir, migrate, utcnow
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.guilds import GuildService
 from bot.services.ideas import IdeaService
@@ -22,64 +23,11 @@ from bot.services.points import PointsService
 from bot.services.privacy import PrivacyService
 from bot.settings import Settings
 from bot.storage.database import Database
-from bot.storage.migrations import MigrationReport, apply_migrations, load_migrations
 
 if TYPE_CHECKING:
     from bot.client import CocreateBot
 
-log = logging.getLogger(__name__)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass
-class Services:
-    """Everything cogs call. Built once per process; owns the database."""
-
-    settings: Settings
-    db: Database
-    guild_settings: GuildSettingsService
-    privacy: PrivacyService
-    audit: AuditService
-    guilds: GuildService
-    ideas: IdeaService
-    points: PointsService
-    timers: TimerService
-    clock: Callable[[], datetime] = field(default=_utcnow)
-
-    async def start(self) -> MigrationReport:
-        """Open the database and bring its schema up to date."""
-        await self.db.open()
-        try:
-            return await migrate(self.db, self.settings)
-        except BaseException:
-            await self.db.close()
-            raise
-
-    async def close(self) -> None:
-        """Commit what is queued and close the database."""
-        await self.db.close()
-
-
-def backups_dir(settings: Settings) -> Path:
-    if settings.database.backups_dir:
-        return Path(settings.database.backups_dir)
-    return Path(settings.database.path).resolve().parent / "backups"
-
-
-async def migrate(db: Database, settings: Settings) -> MigrationReport:
-    """Apply pending migrations, backing the file up first when it already has data."""
-    migrations = load_migrations()
-    folder = backups_dir(settings) if settings.database.backup_before_migrate else None
-    stem = Path(settings.database.path).stem
-    report = await db.run_exclusive(
-        lambda conn: apply_migrations(conn, migrations, backup_dir=folder, db_name=stem)
-    )
-    if report.applied:
-        log.info("Database schema %d → %d", report.before, report.after)
-    return report
+__all__ = ["Services", "backups_dir", "create_bot", "create_services", "migrate"]
 
 
 def create_services(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> Services:
@@ -91,7 +39,7 @@ def create_services(settings: Settings, *, clock: Callable[[], datetime] | None 
         batch_max_rows=db_settings.batch_max_rows,
         batch_max_delay_ms=db_settings.batch_max_delay_ms,
     )
-    now = clock or _utcnow
+    now = clock or utcnow
     guild_settings = GuildSettingsService(db, settings.guild_defaults)
     privacy = PrivacyService(db)
     ideas = IdeaService(db, guild_settings, now)

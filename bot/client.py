@@ -25,14 +25,15 @@ from discord.ext import commands
 
 import cogs
 from bot import __version__
-from bot.app import Services
 from bot.scheduling.scheduler import create_scheduler
+from bot.services.container import Services
 from bot.settings import Settings
 from bot.storage import common
 
 log = logging.getLogger(__name__)
 
 # Tasks discord.py creates per event, command, component and modal: close() waits for them.
+# discord.py's own names, not its API: tests/e2e/test_discord_task_names.py checks them.
 _HANDLER_TASK_PREFIXES = (
     "discord.py: ",
     "CommandTree-invoker",

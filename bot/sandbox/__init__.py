@@ -1,6 +1,8 @@
 """A local Discord: REST API v10 and gateway v10 on loopback for the unmodified discord.py.
 
 It serves the end-to-end tests, ``cocreate demo`` and developers who want a playground.
+It is Discord only and knows nothing of Cocreate (a unit test holds it to that): what
+drives Cocreate through it lives in :mod:`bot.demo`.
 
 Quick use::
 
@@ -43,6 +45,7 @@ in ``Sandbox.unhandled_routes``):
 
 from bot.sandbox.driver import Driver, InteractionResult, InvalidInteraction, Modal, Response
 from bot.sandbox.errors import ApiError
+from bot.sandbox.mentions import readable
 from bot.sandbox.ratelimit import RateLimitRule, RateLimits
 from bot.sandbox.rest import RestCall
 from bot.sandbox.server import Sandbox, point_discord_py_at, restore_discord_py
@@ -85,5 +88,6 @@ __all__ = [
     "User",
     "World",
     "point_discord_py_at",
+    "readable",
     "restore_discord_py",
 ]

@@ -68,7 +68,8 @@ async def _run_in_thread(
 ) -> T:
     # aiosqlite owns one thread per connection and exposes only per-statement calls;
     # `_execute` is the call they all go through (stable across aiosqlite 0.17–0.22).
-    # Running a whole batch in one hop is what makes the group commit fast.
+    # Running a whole batch in one hop is what makes the group commit fast. Private, so
+    # pyproject.toml pins aiosqlite and tests/integration/test_aiosqlite_internals.py checks.
     result: T = await conn._execute(fn, *args, **kwargs)
     return result
 

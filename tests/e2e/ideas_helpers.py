@@ -14,9 +14,9 @@ from conftest import Env
 from helpers import discord_handlers_done
 
 from bot.app import create_bot, create_services
+from bot.demo.community import Community, configure, sandbox_settings, seed_community
 from bot.domain.idea_model import Idea, IdeaDraft
 from bot.sandbox import Driver, Member, Message, RateLimitRule, RateLimits, Sandbox
-from bot.sandbox.community import Community, configure, sandbox_settings, seed_community
 from bot.services.ideas import PUBLISH_CARD, card_key
 from bot.settings import Settings, load_settings
 

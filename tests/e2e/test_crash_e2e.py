@@ -13,8 +13,8 @@ from helpers import embed_text
 from process_helpers import BotProcess
 
 from bot.app import create_services
+from bot.demo.community import Community, sandbox_settings, seed_community
 from bot.sandbox import Driver, Message, Sandbox
-from bot.sandbox.community import Community, sandbox_settings, seed_community
 from bot.settings import load_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]

@@ -26,9 +26,9 @@ from ideas_helpers import (
 )
 
 from bot.app import create_bot
+from bot.demo.community import Community
 from bot.domain.ideas import IdeaStatus
 from bot.sandbox import Channel, Driver, InvalidInteraction, Message
-from bot.sandbox.community import Community
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 

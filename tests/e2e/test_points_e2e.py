@@ -17,16 +17,16 @@ import pytest_asyncio
 from helpers import discord_handlers_done, embed_text, reply_of
 
 from bot.client import CocreateBot
-from bot.domain import events
-from bot.render import points as points_render
-from bot.sandbox import Driver, Member, Message, Role, Sandbox
-from bot.sandbox.community import (
+from bot.demo.community import (
     Community,
     configure,
     sandbox_settings,
     seed_community,
     start_cocreate,
 )
+from bot.domain import events
+from bot.render import points as points_render
+from bot.sandbox import Driver, Member, Message, Role, Sandbox
 from bot.settings import load_settings
 from bot.storage import common
 

@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bot import bench, bench_ideas
+from bot import bench
 from bot.bench import BenchResult, coerce, format_table, run_benchmarks
+from bot.bench import _common as bench_common
+from bot.bench import ideas as bench_ideas
+from bot.bench import points as bench_points
 
 
 async def test_message_overhead_runs_through_the_gateway(tmp_path: Path) -> None:
@@ -46,9 +49,9 @@ def test_generated_text_is_seeded_and_varied() -> None:
 
 
 def test_percentile() -> None:
-    assert bench_ideas.percentile([3.0, 1.0, 2.0], 0.5) == 2.0
-    assert bench_ideas.percentile([1.0, 2.0], 0.95) == pytest.approx(1.95)
-    assert math.isnan(bench_ideas.percentile([], 0.5))
+    assert bench_common.percentile([3.0, 1.0, 2.0], 0.5) == 2.0
+    assert bench_common.percentile([1.0, 2.0], 0.95) == pytest.approx(1.95)
+    assert math.isnan(bench_common.percentile([], 0.5))
 
 
 async def test_the_ideas_suite_reports_every_target(
@@ -69,6 +72,33 @@ async def test_the_ideas_suite_reports_every_target(
     assert len(verdicts) == 4  # (a), (b), (c) p95 and (c) loop lag
     assert all(isinstance(v, bool) for v in verdicts.values())
     assert "quick mode" in capsys.readouterr().out
+
+
+async def test_the_points_suite_reports_every_target(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tiny = bench_points.Sizes(
+        seed_rows=200,
+        seed_members=20,
+        board_rows=600,
+        board_members=40,
+        board_calls=3,
+        rounds=1,
+        concurrent=10,
+        runs=1,
+    )
+    monkeypatch.setattr(bench_points, "QUICK", tiny)
+    results = await bench_points.run(quick=True)
+    verdicts = {r.name: r.passed for r in results if r.passed is not None}
+    assert len(verdicts) == 3  # award throughput, top-10 latency, weekly leaderboard
+    assert all(isinstance(v, bool) for v in verdicts.values())
+    assert all(r.value > 0 and math.isfinite(r.value) for r in results)
+    # And through the command's own path: `cocreate bench points --quick` prints the table.
+    assert await run_benchmarks("points", quick=True) in (0, 1)
+    out = capsys.readouterr().out
+    assert "[points]" in out and "RESULT:" in out
+    for result in results:
+        assert result.name in out
 
 
 @dataclass

@@ -1,10 +1,11 @@
 """``cocreate bench [ideas|points|all] [--quick]``: run benchmark suites, print PASS/FAIL.
 
-A suite is a module with ``async def run(quick: bool) -> list[result]``. Results are read
-by duck typing (``name``, ``value``, ``unit``, ``target_text`` or ``target``, ``passed``)
-so that each feature may keep its own result record; :class:`BenchResult` is the shape
-this module and the ideas suite use. The exit code is 1 when any target FAILs, so CI can
-run ``cocreate bench all --quick`` as a gate.
+A suite is a module of this package with ``async def run(quick: bool) -> list[result]``
+(:mod:`.ideas`, :mod:`.points`); what they share lives in :mod:`._common`. Results are
+read by duck typing (``name``, ``value``, ``unit``, ``target_text`` or ``target``,
+``passed``) so that a suite may keep its own result record; :class:`BenchResult` is the
+shape the suites here use. The exit code is 1 when any target FAILs, so CI can run
+``cocreate bench all --quick`` as a gate.
 
 Nothing is imported at module import beyond the standard library: a suite's heavy imports
 (discord.py, the bot) happen only when it runs.
@@ -14,40 +15,20 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
-import platform
-import sqlite3
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from bot.bench._common import BenchResult, machine_facts
+
+__all__ = ["SUITES", "BenchResult", "coerce", "format_table", "run_benchmarks"]
 
 #: Suite name → module that implements it, in the order ``all`` runs them.
 SUITES: dict[str, str] = {
-    "ideas": "bot.bench_ideas",
-    "points": "bot.bench_points",
+    "ideas": "bot.bench.ideas",
+    "points": "bot.bench.points",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class BenchResult:
-    """One printed figure; ``passed`` is None for figures that have no target."""
-
-    name: str
-    value: float
-    unit: str
-    target_text: str = ""
-    passed: bool | None = None
-
-
-def machine_facts() -> str:
-    """What the figures depend on, printed with every run so results can be compared."""
-    return (
-        f"python {platform.python_version()} ({platform.python_implementation()}), "
-        f"sqlite {sqlite3.sqlite_version}, {os.cpu_count()} CPU(s), "
-        f"{platform.system()} {platform.machine()}"
-    )
 
 
 def coerce(raw: Any) -> BenchResult:

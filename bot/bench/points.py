@@ -1,17 +1,21 @@
 """Points benchmark: award throughput against raw writes, leaderboard latency at scale.
 
-Run by ``cocreate bench points [--quick]`` (``bot/bench.py``), or directly with
-``python -m bot.bench_points [--quick]``. Figures, each a median of 5:
+Run by ``cocreate bench points [--quick]`` (:mod:`bot.bench`), or directly with
+``python -m bot.bench.points [--quick]``. Figures:
 
 1. awards/s through :meth:`PointsService.award` (key check, daily cap, ledger entry,
    totals and cap counter in one unit; 1,000 concurrent members each awaiting the commit
    of its own award) divided by raw aiosqlite ``executemany`` of the same ledger and
    totals rows (same schema and indexes, same batch size, same seeded database size).
-   Target ≥ 0.5.
+   A median of 5 runs. Target ≥ 0.5.
 2. all-time top 10 through the service at 1,000,000 ledger rows and 50,000 members,
    divided by a plain indexed query on the totals table (both through the reader
-   connection). Target ≤ 2.
-3. the weekly (rolling 7 days) leaderboard at the same size. Target ≤ 20 ms.
+   connection). Target ≤ 2. Both take a fraction of a millisecond, so one stall of the
+   machine moved a mean over a few dozen calls by half (quick runs gave 2.75, 1.25,
+   1.20): each call is timed alone, a thousand or more of each, interleaved, and the
+   ratio is of the two medians, so that one run decides.
+3. the weekly (rolling 7 days) leaderboard at the same size, the median call.
+   Target ≤ 20 ms.
 
 Quick mode (CI) uses smaller sizes and says so in the figures' names. Big data is seeded
 with ``executemany`` in one transaction, not through the service.
@@ -32,44 +36,37 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.bench._common import RUNS, BenchResult
+
 if TYPE_CHECKING:
     from bot.services.points import PointsService
     from bot.storage.database import Database
 
 GUILD = 1
-RUNS = 5
 
 
 @dataclass(frozen=True, slots=True)
-class BenchResult:
-    """One figure; ``passed`` is None when the figure has no target of its own."""
+class Sizes:
+    """How big each figure is; only :func:`run` picks them (the smoke test runs tiny)."""
 
-    name: str
-    value: float
-    unit: str
-    target: str
-    passed: bool | None
-
-    def line(self) -> str:
-        """The figure as one printed line (standalone runs)."""
-        verdict = "" if self.passed is None else ("PASS" if self.passed else "FAIL")
-        target = f"(target {self.target})" if self.target else ""
-        return f"{self.name:<60} {self.value:>12.3f} {self.unit:<9} {target:<18} {verdict}"
-
-
-@dataclass(frozen=True, slots=True)
-class _Sizes:
     seed_rows: int  # ledger rows already in the award-throughput databases
     seed_members: int
-    rounds: int  # rounds of 1,000 concurrent awards per measured run
     board_rows: int  # ledger rows for the leaderboard figures
     board_members: int
-    board_calls: int  # leaderboard calls averaged per measured run
+    board_calls: int  # top-10 calls of each kind, each timed alone (weekly: a tenth)
+    rounds: int = 3  # rounds of `concurrent` awards per measured run
+    concurrent: int = 1000  # members awarding at once
+    runs: int = RUNS
 
 
-FULL = _Sizes(200_000, 20_000, 3, 1_000_000, 50_000, 200)
-QUICK = _Sizes(20_000, 2_000, 3, 100_000, 5_000, 50)
-CONCURRENT = 1000
+FULL = Sizes(
+    seed_rows=200_000, seed_members=20_000, board_rows=1_000_000, board_members=50_000,
+    board_calls=2000,
+)  # fmt: skip
+QUICK = Sizes(
+    seed_rows=20_000, seed_members=2_000, board_rows=100_000, board_members=5_000,
+    board_calls=1000,
+)  # fmt: skip
 BATCH_ROWS = 500
 
 
@@ -169,14 +166,14 @@ async def _services(path: Path) -> tuple[Database, PointsService]:
     return db, service
 
 
-async def _service_run(service: PointsService, run: int, sizes: _Sizes) -> float:
+async def _service_run(service: PointsService, run: int, sizes: Sizes) -> float:
     """Awards per second through the service: 1,000 concurrent members, each awaiting the
     commit of its award before making the next (``rounds`` awards each)."""
     from bot.domain.points import AwardKind
 
     async def member(i: int) -> None:
         for rnd in range(sizes.rounds):
-            who = 10_000_000 + (run * sizes.rounds + rnd) * CONCURRENT + i
+            who = 10_000_000 + (run * sizes.rounds + rnd) * sizes.concurrent + i
             result = await service.award(
                 GUILD,
                 who,
@@ -189,11 +186,11 @@ async def _service_run(service: PointsService, run: int, sizes: _Sizes) -> float
             assert result.status == "awarded", result
 
     started = time.perf_counter()
-    await asyncio.gather(*(member(i) for i in range(CONCURRENT)))
-    return sizes.rounds * CONCURRENT / (time.perf_counter() - started)
+    await asyncio.gather(*(member(i) for i in range(sizes.concurrent)))
+    return sizes.rounds * sizes.concurrent / (time.perf_counter() - started)
 
 
-async def _raw_run(path: Path, run: int, sizes: _Sizes) -> float:
+async def _raw_run(path: Path, run: int, sizes: Sizes) -> float:
     """Awards per second as raw executemany of the same ledger and totals rows."""
     import aiosqlite
 
@@ -202,17 +199,17 @@ async def _raw_run(path: Path, run: int, sizes: _Sizes) -> float:
         await conn.execute("PRAGMA synchronous = NORMAL")
         total = 0.0
         for rnd in range(sizes.rounds):
-            base = 10_000_000 + (run * sizes.rounds + rnd) * CONCURRENT
+            base = 10_000_000 + (run * sizes.rounds + rnd) * sizes.concurrent
             # Building the rows is part of writing them, as it is for the service.
             started = time.perf_counter()
             stamp = _ts(datetime.now(UTC))
             ledger = [
                 (GUILD, base + i, 1, "participation", "benchmark", "poll", run,
                  f"bench:{base + i}", None, 0, stamp)
-                for i in range(CONCURRENT)
+                for i in range(sizes.concurrent)
             ]  # fmt: skip
-            totals = [(GUILD, base + i, 1, stamp) for i in range(CONCURRENT)]
-            for start in range(0, CONCURRENT, BATCH_ROWS):
+            totals = [(GUILD, base + i, 1, stamp) for i in range(sizes.concurrent)]
+            for start in range(0, sizes.concurrent, BATCH_ROWS):
                 await conn.execute("BEGIN IMMEDIATE")
                 await conn.executemany(_LEDGER_INSERT, ledger[start : start + BATCH_ROWS])
                 await conn.executemany(_TOTALS_UPSERT, totals[start : start + BATCH_ROWS])
@@ -220,10 +217,10 @@ async def _raw_run(path: Path, run: int, sizes: _Sizes) -> float:
             total += time.perf_counter() - started
     finally:
         await conn.close()
-    return sizes.rounds * CONCURRENT / total
+    return sizes.rounds * sizes.concurrent / total
 
 
-async def _awards(folder: Path, sizes: _Sizes, label: str) -> list[BenchResult]:
+async def _awards(folder: Path, sizes: Sizes, label: str) -> list[BenchResult]:
     svc_path, raw_path = folder / "svc.db", folder / "raw.db"
     for path in (svc_path, raw_path):
         _migrated(path)
@@ -232,9 +229,9 @@ async def _awards(folder: Path, sizes: _Sizes, label: str) -> list[BenchResult]:
     service_rates: list[float] = []
     raw_rates: list[float] = []
     try:
-        await _service_run(service, RUNS, sizes)  # warm-up (statement cache, pages)
-        await _raw_run(raw_path, RUNS, sizes)
-        for run in range(RUNS):  # interleaved, so drift hits both sides alike
+        await _service_run(service, sizes.runs, sizes)  # warm-up (statement cache, pages)
+        await _raw_run(raw_path, sizes.runs, sizes)
+        for run in range(sizes.runs):  # interleaved, so drift hits both sides alike
             service_rates.append(await _service_run(service, run, sizes))
             raw_rates.append(await _raw_run(raw_path, run, sizes))
     finally:
@@ -251,22 +248,22 @@ async def _awards(folder: Path, sizes: _Sizes, label: str) -> list[BenchResult]:
 async def _timed_pair(
     first: Callable[[], Awaitable[object]], second: Callable[[], Awaitable[object]], calls: int
 ) -> tuple[float, float]:
-    """Median over RUNS of the mean seconds per call of each, calls interleaved so that
-    drift (other processes, CPU frequency) hits both alike."""
-    samples: tuple[list[float], list[float]] = ([], [])
-    for _ in range(RUNS):
-        spent = [0.0, 0.0]
-        for _ in range(calls):
-            for side, call in enumerate((first, second)):
-                started = time.perf_counter()
-                await call()
-                spent[side] += time.perf_counter() - started
-        samples[0].append(spent[0] / calls)
-        samples[1].append(spent[1] / calls)
-    return statistics.median(samples[0]), statistics.median(samples[1])
+    """Median seconds per call of each over ``calls`` calls of each. Calls alternate (and
+    which goes first alternates too) so that drift and cache warmth hit both alike; the
+    median, not the mean, so that a stall (another process, a GC pause, a thread that
+    was not scheduled) moves no figure."""
+    times: tuple[list[float], list[float]] = ([], [])
+    pair = ((0, first), (1, second))
+    clock = time.perf_counter
+    for i in range(calls):
+        for side, call in pair if i % 2 == 0 else pair[::-1]:
+            started = clock()
+            await call()
+            times[side].append(clock() - started)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
-async def _boards(folder: Path, sizes: _Sizes, label: str) -> list[BenchResult]:
+async def _boards(folder: Path, sizes: Sizes, label: str) -> list[BenchResult]:
     from bot.domain.points import Period
 
     path = folder / "board.db"
@@ -323,12 +320,13 @@ async def run(quick: bool) -> list[BenchResult]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m bot.bench_points [--quick]``: print the figures, exit 1 on a FAIL."""
+    """``python -m bot.bench.points [--quick]``: print the figures, exit 1 on a FAIL."""
+    from bot.bench import format_table
+
     quick = "--quick" in (argv if argv is not None else sys.argv[1:])
     started = time.perf_counter()
     results = asyncio.run(run(quick))
-    for result in results:
-        print(result.line())
+    print(format_table(results))
     print(f"points benchmark finished in {time.perf_counter() - started:.1f}s")
     return 0 if all(r.passed is not False for r in results) else 1
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import sys
 import tempfile
 import time
@@ -18,8 +17,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.sandbox.community import Community, sandbox_settings, seed_community, start_cocreate
+from bot.demo.community import Community, sandbox_settings, seed_community, start_cocreate
 from bot.sandbox.driver import Driver, InteractionResult
+from bot.sandbox.mentions import readable
 from bot.sandbox.server import Sandbox
 from bot.sandbox.state import Member, Message
 from bot.settings import Settings
@@ -75,28 +75,6 @@ async def scene_setup(driver: Driver, bot: CocreateBot, c: Community) -> str | N
         )
     report = await _answer(await driver.slash(c.mod, "setup check", channel=c.staff))
     return _embed_body(report)
-
-
-def readable(driver: Driver, text: str) -> str:
-    """Show mentions the way a Discord client does (#channel, @member, @role)."""
-    world = driver.world
-
-    def name(match: re.Match[str]) -> str:
-        kind, ident = match.group(1), int(match.group(2))
-        if kind == "#" and ident in world.channels:
-            return f"#{world.channels[ident].name}"
-        if kind == "@&":
-            for guild in world.guilds.values():
-                if ident in guild.roles:
-                    return f"@{guild.roles[ident].name}"
-        if kind in ("@", "@!") and ident in world.users:
-            return f"@{world.users[ident].name}"
-        return match.group(0)
-
-    return _MENTION.sub(name, text)
-
-
-_MENTION = re.compile(r"<(#|@&|@!|@)(\d+)>")
 
 
 def _embed_body(message: Message) -> str:
@@ -241,9 +219,9 @@ async def run_demo(settings: Settings, *, serve: bool = False, port: int = 0) ->
                 print(f"== {title} ==")
                 closeup = await scene(driver, bot, community)
                 lines = driver.transcript().splitlines()
-                print(readable(driver, "\n".join(lines[shown:])))
+                print(readable(driver.world, "\n".join(lines[shown:])))
                 if closeup:
-                    print(readable(driver, closeup))
+                    print(readable(driver.world, closeup))
                 print()
                 shown = len(lines)
             unhandled = driver.sandbox.unhandled_routes

@@ -28,14 +28,12 @@ import asyncio
 import contextlib
 import gc
 import itertools
-import math
 import random
 import shutil
 import sqlite3
 import statistics
-import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,7 +41,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
-from bot.bench import BenchResult
+from bot.bench import _common
+from bot.bench._common import RUNS, BenchResult, bench_settings, percentile
 from bot.domain import events
 
 if TYPE_CHECKING:
@@ -52,7 +51,6 @@ if TYPE_CHECKING:
     from bot.app import Services
     from bot.settings import Settings
 
-RUNS = 5
 GUILD_ID = 811_111_111_111_111_111
 WATCHED_CHANNEL_ID = 822_222_222_222_222_222
 IDEAS_CHANNEL_ID = 822_222_222_222_222_223
@@ -237,44 +235,7 @@ class IdeaText:
         return " ".join(words), ". ".join(sentences[: max(1, len(sentences) // 2)])
 
 
-# -- shared helpers ---------------------------------------------------------------------------
-def bench_settings(db_path: Path) -> Settings:
-    """Default settings on a throw-away database; never syncs commands or backs up."""
-    from bot.settings import load_settings
-
-    return (
-        load_settings(environ={})
-        .replace_section(
-            "database",
-            path=str(db_path),
-            backups_dir=str(db_path.parent / "backups"),
-            backup_before_migrate=False,
-        )
-        .replace_section("bot", sync_commands="manual")
-    )
-
-
-@contextlib.contextmanager
-def _workdir(workdir: Path | None) -> Iterator[Path]:
-    if workdir is not None:
-        workdir.mkdir(parents=True, exist_ok=True)
-        yield workdir
-        return
-    with tempfile.TemporaryDirectory(prefix="cocreate-bench-") as tmp:
-        yield Path(tmp)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The ``q``-quantile (0–1) by linear interpolation; NaN for no values."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q
-    low = math.floor(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
-
-
+# -- helpers ----------------------------------------------------------------------------------
 class LoopLagProbe:
     """Measures how long the event loop is blocked: a ticker sleeps 1 ms and records by how
     much each wake-up is late. Anything holding the loop (or the GIL the loop needs) shows
@@ -668,7 +629,7 @@ async def measure_message_overhead(
     from bot.app import create_bot
     from bot.client import build_intents
 
-    with _workdir(workdir) as folder:
+    with _common.workdir(workdir) as folder:
         settings = bench_settings(folder / "messages.db")
         # The bare clients get the full bot's cache and intent configuration: the only
         # difference measured is Cocreate's code.
@@ -768,7 +729,7 @@ async def measure_votes(
 ) -> VoteFigures:
     """Benchmark (b). See the module docstring."""
     rng = random.Random(seed)
-    with _workdir(workdir) as folder:
+    with _common.workdir(workdir) as folder:
         service_path = folder / "votes-service.db"
         raw_path = folder / "votes-raw.db"
         settings = bench_settings(service_path)
@@ -934,7 +895,7 @@ async def measure_similar(
 ) -> SimilarFigures:
     """Benchmark (c). See the module docstring."""
     text = IdeaText(seed)
-    with _workdir(workdir) as folder:
+    with _common.workdir(workdir) as folder:
         services = await _open_services(bench_settings(folder / "similar.db"))
         probe = LoopLagProbe()
         try:
