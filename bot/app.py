@@ -20,6 +20,7 @@ from bot.services.guild_settings import GuildSettingsService
 from bot.services.guilds import GuildService
 from bot.services.ideas import IdeaService
 from bot.services.points import PointsService
+from bot.services.polls import PollService
 from bot.services.privacy import PrivacyService
 from bot.settings import Settings
 from bot.storage.database import Database
@@ -48,6 +49,8 @@ def create_services(settings: Settings, *, clock: Callable[[], datetime] | None 
     privacy.register("points", points.forget)
     ideas.on_events.append(points.notify)  # the consumer wakes after each idea commit
     guild_settings.on_change.append(ideas.settings_changed)
+    polls = PollService(db, guild_settings, now, points)
+    privacy.register("polls", polls.forget)
     return Services(
         settings=settings,
         db=db,
@@ -58,6 +61,7 @@ def create_services(settings: Settings, *, clock: Callable[[], datetime] | None 
         ideas=ideas,
         points=points,
         timers=TimerService(db, now),
+        polls=polls,
         clock=now,
     )
 

@@ -197,6 +197,16 @@ GUILD_SETTINGS: Mapping[str, SettingSpec] = dict(
             minimum=1,
             maximum=1000000,
         ),
+        # Polls and outcome surveys.
+        _spec("polls_creator_roles", Kind.ROLES, "Roles that may create polls (none: moderators)"),
+        _spec("polls_max_duration", Kind.DURATION, "Longest a poll or survey may run"),
+        _spec(
+            "polls_min_survey_responses",
+            Kind.INT,
+            "Responses before survey results are shown",
+            minimum=1,
+            maximum=10000,
+        ),
     ]
 )
 

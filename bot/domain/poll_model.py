@@ -81,7 +81,9 @@ class Poll:
     @property
     def message_url(self) -> str | None:
         if self.message_id:
-            return f"https://discord.com/channels/{self.guild_id}/{self.channel_id}/{self.message_id}"
+            return (
+                f"https://discord.com/channels/{self.guild_id}/{self.channel_id}/{self.message_id}"
+            )
         return None
 
 
@@ -95,13 +97,24 @@ class Created:
 
 @dataclass(frozen=True, slots=True)
 class BallotResult:
-    """What one ballot recorded. ``choices`` are option indexes (ranked: best first)."""
+    """What one ballot recorded. ``choices`` are option indexes (ranked: best first).
 
-    poll: Poll
+    Lean on purpose (built on the vote path, 1,000 at once): the poll's options, not the
+    whole poll, whose ballot count would cost a count per vote."""
+
+    poll_id: int
+    guild_id: int
+    options: tuple[str, ...]
+    mode: PollMode
     choices: tuple[int, ...]
     previous: tuple[int, ...] | None
-    #: The member's first ballot in this poll (participation is paid once).
-    first: bool
+    anonymous: bool
+    live_results: bool
+
+    @property
+    def first(self) -> bool:
+        """The member's first ballot in this poll (participation is paid once)."""
+        return self.previous is None
 
     @property
     def changed(self) -> bool:

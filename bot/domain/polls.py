@@ -76,7 +76,9 @@ def _lines(text: str) -> list[str]:
     return [line for line in (clean_line(raw) for raw in text.splitlines()) if line]
 
 
-def parse_options(text: str, *, limit: int = OPTION_MAX, most: int = MAX_OPTIONS) -> tuple[str, ...]:
+def parse_options(
+    text: str, *, limit: int = OPTION_MAX, most: int = MAX_OPTIONS
+) -> tuple[str, ...]:
     """Options one per line: 2–20, each ≤ 80 characters, no two alike (case and spacing
     ignored). Blank lines are skipped; a leading "- " or "1. " is the member's list
     formatting, not part of the option."""
