@@ -582,14 +582,14 @@ async def test_database_folder_is_created(tmp_path: Path) -> None:
 async def test_purge_guild_deletes_one_guild_everywhere(db: Database) -> None:
     def feature_tables(conn: sqlite3.Connection) -> None:
         # A later feature's tables: a three-level foreign-key chain, created parent first.
-        conn.execute("CREATE TABLE polls (id INTEGER PRIMARY KEY, guild_id INTEGER NOT NULL)")
+        conn.execute("CREATE TABLE contests (id INTEGER PRIMARY KEY, guild_id INTEGER NOT NULL)")
         conn.execute(
-            "CREATE TABLE poll_options (id INTEGER PRIMARY KEY, guild_id INTEGER NOT NULL, "
-            "poll_id INTEGER NOT NULL REFERENCES polls (id))"
+            "CREATE TABLE contest_entries (id INTEGER PRIMARY KEY, guild_id INTEGER NOT NULL, "
+            "contest_id INTEGER NOT NULL REFERENCES contests (id))"
         )
         conn.execute(
-            "CREATE TABLE poll_votes (id INTEGER PRIMARY KEY, guild_id INTEGER NOT NULL, "
-            "option_id INTEGER NOT NULL REFERENCES poll_options (id))"
+            "CREATE TABLE contest_votes (id INTEGER PRIMARY KEY, guild_id INTEGER NOT NULL, "
+            "option_id INTEGER NOT NULL REFERENCES contest_entries (id))"
         )
 
     await db.write(feature_tables)
@@ -608,11 +608,13 @@ async def test_purge_guild_deletes_one_guild_everywhere(db: Database) -> None:
             "INSERT INTO timers (guild_id, kind, key, due_at) VALUES (?, 'k', ?, 'x')",
             (guild, f"key-{guild}"),
         )
-        poll = conn.execute("INSERT INTO polls (guild_id) VALUES (?)", (guild,)).lastrowid
+        contest = conn.execute("INSERT INTO contests (guild_id) VALUES (?)", (guild,)).lastrowid
         option = conn.execute(
-            "INSERT INTO poll_options (guild_id, poll_id) VALUES (?, ?)", (guild, poll)
+            "INSERT INTO contest_entries (guild_id, contest_id) VALUES (?, ?)", (guild, contest)
         ).lastrowid
-        conn.execute("INSERT INTO poll_votes (guild_id, option_id) VALUES (?, ?)", (guild, option))
+        conn.execute(
+            "INSERT INTO contest_votes (guild_id, option_id) VALUES (?, ?)", (guild, option)
+        )
 
     await db.write(lambda c: seed(c, 1))
     await db.write(lambda c: seed(c, 2))
@@ -626,9 +628,9 @@ async def test_purge_guild_deletes_one_guild_everywhere(db: Database) -> None:
         "privacy_requests",
         "outbox",
         "timers",
-        "polls",
-        "poll_options",
-        "poll_votes",
+        "contests",
+        "contest_entries",
+        "contest_votes",
     }
     assert seeded <= set(tables)
 

@@ -56,7 +56,12 @@ def test_every_setting_is_declared_once_with_its_kind() -> None:
         "help_channels",
         "modlog_channel",
     }
-    assert set(ROLE_KEYS) == {"moderator_roles", "staff_roles", "judge_roles"}
+    assert set(ROLE_KEYS) == {
+        "moderator_roles",
+        "staff_roles",
+        "judge_roles",
+        "polls_creator_roles",
+    }
     assert all(key == spec.key for key, spec in GUILD_SETTINGS.items())
     # The TOML defaults cover exactly the declared settings.
     assert set(load_settings(environ={}).guild_defaults) == set(GUILD_SETTINGS)
