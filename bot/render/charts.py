@@ -39,10 +39,11 @@ TEXT = "#f2f3f5"
 MUTED = "#b5bac1"
 BAR = "#5865f2"
 HIGHLIGHT = "#f0b232"
-#: Drawn instead of a letter no installed font has (names in scripts we lack fonts for).
-MISSING_GLYPH = "□"
-# The first installed font covering a character draws it (matplotlib's font fallback);
-# DejaVu Sans ships with matplotlib, the others are used where the host has them.
+# The first font of this list that has a character draws it (matplotlib's font fallback
+# over a ``family`` list): DejaVu Sans ships with matplotlib; the others are drawn where the
+# host has them (the Docker image and CI install them: Debian's fonts-noto-core,
+# fonts-noto-cjk and fonts-symbola). Symbola draws emoji in one colour: matplotlib cannot
+# draw the colour bitmaps of Noto Color Emoji.
 PREFERRED_FONTS = (
     "DejaVu Sans",
     "Noto Sans",
@@ -52,8 +53,20 @@ PREFERRED_FONTS = (
     "Noto Sans Arabic",
     "Noto Sans Hebrew",
     "Noto Sans Devanagari",
+    "Noto Sans Bengali",
+    "Noto Sans Tamil",
     "Noto Sans Thai",
+    "Noto Sans Armenian",
+    "Noto Sans Georgian",
+    "Noto Sans Ethiopic",
+    "Noto Sans Symbols",
+    "Noto Sans Symbols2",
+    "Noto Sans Math",
+    "Symbola",
 )
+# Invisible characters that only change how their neighbours look (joiners, variation
+# selectors, skin-tone modifiers): dropped, the character they modify is drawn plainly.
+_MODIFIERS = frozenset(range(0xFE00, 0xFE10)) | frozenset(range(0x1F3FB, 0x1F400))
 
 # matplotlib's text and font caches are not meant for concurrent drawing; charts are small
 # (tens of ms) and rare, so one at a time is cheap insurance.
@@ -76,8 +89,13 @@ def horizontal_bars(
     highlight: set[int] | None = None,
     empty_text: str = "Nothing to show yet",
     value_format: Callable[[float], str] = format_value,
+    fallback_labels: Sequence[str] | None = None,
 ) -> bytes:
     """A horizontal bar chart as PNG bytes: one row per label, the first at the top.
+
+    A label with a character no installed font can draw is replaced by its
+    ``fallback_labels`` entry (default ``#1``, ``#2``…: the row's number), so the chart
+    never shows boxes; the text beside the chart (an embed) carries the full label.
 
     ``highlight`` holds indexes of rows drawn in the accent colour; each value is printed at
     the end of its bar. With no rows the image shows ``empty_text`` instead. The image is
@@ -96,10 +114,18 @@ def horizontal_bars(
     marked = set(highlight or ())
     if not marked <= set(range(len(numbers))):
         raise ValueError(f"highlighted rows {sorted(marked)} are not all among {len(numbers)}")
+    fallbacks = (
+        [f"#{i + 1}" for i in range(len(labels))]
+        if fallback_labels is None
+        else list(fallback_labels)
+    )
+    if len(fallbacks) != len(labels):
+        raise ValueError(f"{len(labels)} labels but {len(fallbacks)} fallback labels")
     with _LOCK:
+        drawn = [drawable(label) for label in labels]
         return _draw(
             title,
-            [truncate(clean(label)) for label in labels],
+            [truncate(d if d is not None else f) for d, f in zip(drawn, fallbacks, strict=True)],
             numbers,
             subtitle=subtitle,
             highlight=marked,
@@ -113,43 +139,143 @@ def truncate(label: str, limit: int = MAX_LABEL) -> str:
     return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
 
 
-def clean(text: str) -> str:
-    """``text`` with what no installed font draws replaced: letters by "□", emoji and other
-    symbols dropped (a name like "🔥 Alex" stays readable), as are control and format
-    characters; whitespace collapsed.
-
-    Without this, matplotlib draws an empty box and warns once per missing glyph.
-    """
-    _, covered = _fonts()
+def _visible(text: str) -> str:
+    """``text`` without controls, format characters and modifiers, whitespace collapsed."""
     out = []
     for char in text:
-        category = unicodedata.category(char)
         if char.isspace():
             out.append(" ")
-        elif category in ("Cc", "Cf"):
-            continue  # controls, joiners, direction marks: nothing to draw
-        elif ord(char) in covered:
-            out.append(char)
-        elif category in ("So", "Sk", "Sm", "Mn", "Me"):
-            continue  # emoji, their modifiers and variation selectors
+        elif unicodedata.category(char) in ("Cc", "Cf") or ord(char) in _MODIFIERS:
+            continue
         else:
-            out.append(MISSING_GLYPH)
-    cleaned = " ".join("".join(out).split())
-    return cleaned or (MISSING_GLYPH if text.strip() else "")
+            out.append(char)
+    return " ".join("".join(out).split())
+
+
+def drawable(text: str) -> str | None:
+    """``text`` as the chart draws it (right-to-left words in display order), or None
+    when an installed font lacks one of its characters."""
+    _, covered = _fonts()
+    visible = _visible(text)
+    if any(not ch.isspace() and ord(ch) not in covered for ch in visible):
+        return None
+    return _display_order(visible)
+
+
+def clean(text: str) -> str:
+    """``text`` for a title: what no installed font draws is left out (never a box)."""
+    _, covered = _fonts()
+    kept = "".join(ch for ch in _visible(text) if ch.isspace() or ord(ch) in covered)
+    return _display_order(" ".join(kept.split()))
+
+
+def covers(text: str) -> bool:
+    """Whether the installed fonts draw every visible character of ``text``."""
+    return drawable(text) is not None
+
+
+def _display_order(text: str) -> str:
+    """Right-to-left runs (Arabic, Hebrew) reversed into the order they are seen.
+
+    Agg lays glyphs out left to right in storage order; without this "محمد" would be
+    drawn back to front. Arabic letters are then shaped into their joined forms (see
+    :func:`_shape_arabic`)."""
+    if not any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text):
+        return text
+    text = _shape_arabic(text)
+    out: list[str] = []
+    run: list[str] = []
+    for char in text:
+        kind = unicodedata.bidirectional(char)
+        if kind in ("R", "AL", "NSM") or (run and kind in ("WS", "ON", "CS")):
+            run.append(char)
+            continue
+        out += _flush_rtl(run)
+        run = []
+        out.append(char)
+    out += _flush_rtl(run)
+    return "".join(out)
+
+
+def _flush_rtl(run: list[str]) -> list[str]:
+    # Trailing neutrals (spaces) belong outside the reversed run.
+    tail: list[str] = []
+    while run and unicodedata.bidirectional(run[-1]) in ("WS", "ON", "CS"):
+        tail.insert(0, run.pop())
+    return [*reversed(run), *tail]
+
+
+@functools.cache
+def _arabic_forms() -> dict[str, dict[str, str]]:
+    """Letter → {form: presentation-form character}, read from Unicode's decompositions
+    of the Arabic Presentation Forms-B block (``<initial> 0645`` …)."""
+    forms: dict[str, dict[str, str]] = {}
+    for code in range(0xFE70, 0xFEFD):
+        parts = unicodedata.decomposition(chr(code)).split()
+        if len(parts) == 2 and parts[0] in ("<isolated>", "<final>", "<initial>", "<medial>"):
+            forms.setdefault(chr(int(parts[1], 16)), {})[parts[0][1:-1]] = chr(code)
+    return forms
+
+
+def _shape_arabic(text: str) -> str:
+    """Each Arabic letter in its joined form (initial, medial, final, isolated): a letter
+    joins its left neighbour when it has an initial or medial form (dual-joining)."""
+    forms = _arabic_forms()
+    letters = list(text)
+    out = []
+    for i, char in enumerate(letters):
+        own = forms.get(char)
+        if own is None:
+            out.append(char)
+            continue
+        before = forms.get(letters[i - 1]) if i > 0 else None
+        after = forms.get(letters[i + 1]) if i + 1 < len(letters) else None
+        joins_prev = before is not None and ("initial" in before or "medial" in before)
+        joins_next = after is not None and ("initial" in own or "medial" in own)
+        if joins_prev and joins_next and "medial" in own:
+            form = "medial"
+        elif joins_prev and "final" in own:
+            form = "final"
+        elif joins_next and "initial" in own:
+            form = "initial"
+        else:
+            form = "isolated"
+        out.append(own.get(form, char))
+    return "".join(out)
 
 
 @functools.cache
 def _fonts() -> tuple[list[str], frozenset[int]]:
-    """The installed families of ``PREFERRED_FONTS`` and every code point they cover."""
+    """The installed families of ``PREFERRED_FONTS`` and every code point they cover.
+
+    Fonts installed after matplotlib built its font cache are not in it: the system's
+    font folders are scanned once and what is new is added, so fonts installed later (a
+    CI step, a Docker layer) are used without deleting the cache."""
     from matplotlib import font_manager
     from matplotlib.ft2font import FT2Font
 
-    installed = {f.name: f.fname for f in font_manager.fontManager.ttflist if f.style == "normal"}
+    manager = font_manager.fontManager
+    known = {f.fname for f in manager.ttflist}
+    for path in font_manager.findSystemFonts():
+        if path not in known and path.lower().endswith((".ttf", ".otf", ".ttc")):
+            try:
+                manager.addfont(path)
+            except (OSError, RuntimeError, ValueError):
+                continue  # a font FreeType cannot read (e.g. colour bitmaps)
+    installed: dict[str, str] = {}
+    for entry in manager.ttflist:
+        if entry.style == "normal" and entry.weight in (400, "normal", "regular"):
+            installed.setdefault(entry.name, entry.fname)
+    for entry in manager.ttflist:
+        installed.setdefault(entry.name, entry.fname)
     families = [name for name in PREFERRED_FONTS if name in installed] or ["DejaVu Sans"]
     covered: set[int] = set()
     for name in families:
         path = installed.get(name) or font_manager.findfont(name)
-        covered.update(FT2Font(path).get_charmap())
+        try:
+            covered.update(FT2Font(path).get_charmap())
+        except (OSError, RuntimeError):
+            continue
     return families, frozenset(covered)
 
 

@@ -102,6 +102,8 @@ def leaderboard_chart(page: LeaderboardPage, family: str | None, names: Mapping[
         subtitle=f"Page {page.page + 1}",
         highlight={i for i, (rank, _, _) in enumerate(page.rows) if rank in MEDALS},
         empty_text=_empty_board(page),
+        # A name no installed font draws is shown by its rank; the embed lists the name.
+        fallback_labels=[f"#{rank}" for rank, _, _ in page.rows],
     )
 
 
