@@ -385,3 +385,88 @@ def _draw(
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, facecolor=BACKGROUND)
     return buffer.getvalue()
+
+
+def opportunity_scatter(
+    title: str,
+    importance: Sequence[float],
+    satisfaction: Sequence[float],
+    *,
+    subtitle: str | None = None,
+) -> bytes:
+    """Outcome survey results as PNG bytes: satisfaction (x) against importance (y), each
+    0–10, one numbered point per outcome (the embed beside it lists the statements), the
+    underserved zone (importance above satisfaction, opportunity ≥ 10) shaded."""
+    if len(importance) != len(satisfaction):
+        raise ValueError(f"{len(importance)} importances but {len(satisfaction)} satisfactions")
+    points = [(float(i), float(s)) for i, s in zip(importance, satisfaction, strict=True)]
+    if not all(math.isfinite(v) for p in points for v in p):
+        raise ValueError("chart values must be finite numbers")
+    with _LOCK:
+        return _draw_scatter(title, points, subtitle)
+
+
+def _draw_scatter(title: str, points: list[tuple[float, float]], subtitle: str | None) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    families, _ = _fonts()
+    text_style: dict[str, Any] = {"family": families, "parse_math": False}
+    size_px = 640
+    fig = Figure(figsize=(WIDTH_PX / DPI, size_px / DPI), dpi=DPI, facecolor=BACKGROUND)
+    FigureCanvasAgg(fig)
+    fig.text(
+        MARGIN_PX / WIDTH_PX,
+        1 - 18 / size_px,
+        truncate(clean(title), 80),
+        color=TEXT,
+        fontsize=15,
+        fontweight="bold",
+        va="top",
+        **text_style,
+    )
+    if subtitle:
+        fig.text(
+            MARGIN_PX / WIDTH_PX,
+            1 - 46 / size_px,
+            truncate(clean(subtitle), 100),
+            color=MUTED,
+            fontsize=11,
+            va="top",
+            **text_style,
+        )
+    ax = fig.add_axes((0.1, 0.1, 0.85, 0.75))
+    ax.set_facecolor(BACKGROUND)
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 10)
+    for spine in ax.spines.values():
+        spine.set_color(MUTED)
+    ax.tick_params(colors=MUTED)
+    # Underserved: opportunity I + (I − S) ≥ 10, i.e. S ≤ 2I − 10, above the diagonal.
+    xs = [x / 10 for x in range(101)]
+    ax.fill_between(
+        xs,
+        [min(10.0, max(x, (x + 10) / 2)) for x in xs],
+        [10.0] * len(xs),
+        color=HIGHLIGHT,
+        alpha=0.18,
+        linewidth=0,
+    )
+    ax.plot([0, 10], [0, 10], color=MUTED, linewidth=0.8, linestyle="--")
+    ax.set_xlabel("Satisfaction (share rating 4–5, × 10)", color=TEXT, **text_style)
+    ax.set_ylabel("Importance (share rating 4–5, × 10)", color=TEXT, **text_style)
+    ax.text(0.3, 9.5, "underserved", color=HIGHLIGHT, fontsize=11, va="top", **text_style)
+    for number, (imp, sat) in enumerate(points, start=1):
+        ax.scatter([sat], [imp], s=120, color=BAR, zorder=3)
+        ax.annotate(
+            str(number),
+            xy=(sat, imp),
+            xytext=(8, 6),
+            textcoords="offset points",
+            color=TEXT,
+            fontsize=11,
+            **text_style,
+        )
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, facecolor=BACKGROUND)
+    return buffer.getvalue()
