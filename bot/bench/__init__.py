@@ -1,4 +1,4 @@
-"""``cocreate bench [ideas|points|all] [--quick]``: run benchmark suites, print PASS/FAIL.
+"""``cocreate bench [ideas|points|polls|all] [--quick]``: run benchmark suites, print PASS/FAIL.
 
 A suite is a module of this package with ``async def run(quick: bool) -> list[result]``
 (:mod:`.ideas`, :mod:`.points`); what they share lives in :mod:`._common`. Results are
@@ -28,6 +28,7 @@ __all__ = ["SUITES", "BenchResult", "coerce", "format_table", "run_benchmarks"]
 SUITES: dict[str, str] = {
     "ideas": "bot.bench.ideas",
     "points": "bot.bench.points",
+    "polls": "bot.bench.polls",
 }
 
 

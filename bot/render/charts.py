@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import io
+import logging
 import math
 import threading
 import unicodedata
@@ -254,6 +255,9 @@ def _fonts() -> tuple[list[str], frozenset[int]]:
     from matplotlib import font_manager
     from matplotlib.ft2font import FT2Font
 
+    # Titles are bold; fonts that come in one weight (Symbola, Noto Sans Math…) are drawn
+    # in it, and matplotlib would log a warning per family for that on every start.
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     manager = font_manager.fontManager
     known = {f.fname for f in manager.ttflist}
     for path in font_manager.findSystemFonts():

@@ -12,6 +12,7 @@ erased in the unit that closes the poll, after which nothing links a ballot to a
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import hmac
@@ -19,8 +20,9 @@ import io
 import logging
 import secrets
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -65,6 +67,23 @@ LATE_AFTER = timedelta(minutes=1)
 MAX_IDEA_OPTIONS = 10
 
 _NOT_FOUND = "There is no poll #{n} here."
+#: Open polls whose unchanging parts are kept in memory for the vote path.
+STATIC_CACHE = 1000
+#: Ballots written per unit when many arrive at once (the writer's own batch size).
+BALLOT_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class _Static:
+    guild_id: int
+    kind: PollKind
+    mode: PollMode
+    options: tuple[str, ...]
+    max_picks: int
+    eligible_role_id: int | None
+    key: bytes | None
+    native: bool
+    hide_results: bool
 
 
 def poll_key(poll_id: int) -> str:
@@ -96,6 +115,11 @@ class PollService:
         self._settings = guild_settings
         self._clock = clock
         self._points = points
+        #: Per open poll, what never changes (see :meth:`_load_static`).
+        self._static: dict[int, _Static] = {}
+        self._loading: dict[int, asyncio.Future[_Static]] = {}
+        self._ballots: list[_BallotRequest] = []
+        self._flush_scheduled = False
 
     # -- creating --------------------------------------------------------------------
     async def check_creator(
@@ -263,38 +287,97 @@ class PollService:
         """Record (or change) the member's ballot; decided and written in one unit.
 
         Lean on purpose (1,000 members may vote at once: see ``cocreate bench polls``):
-        one read of the poll's row, one of the member's ballot, one upsert."""
-        now = to_iso(self._clock())
-        roles = frozenset(role_ids)
-
-        def unit(conn: Tx) -> BallotResult:
-            ctx = _open_context(conn, guild_id, poll_id, now, roles)
-            if ctx["kind"] != PollKind.POLL or ctx["native"]:
-                how = "in Discord's poll" if ctx["native"] else "with the survey's buttons"
-                raise InvalidInput(f"#{poll_id} is answered {how}.")
-            options = tuple(orjson.loads(ctx["options"]))
-            mode = PollMode(ctx["mode"])
-            with domain_errors():
-                picked = rules.check_ballot(mode, len(options), ctx["max_picks"], choices)
-            voter = _voter(ctx, member_id)
-            before = repo.get_answer(conn, poll_id, voter)
-            if before is None or tuple(before) != picked:
-                repo.put_answer(conn, poll_id, voter, guild_id, list(picked))
-            return BallotResult(
-                poll_id,
-                guild_id,
-                options,
-                mode,
-                picked,
-                None if before is None else tuple(before),
-                bool(ctx["anonymous"]),
-                live_results=not ctx["hide_results"],
-            )
-
-        result = await self._db.write(unit)
+        what never changes about a poll (its options, mode, eligible role, ballot key) is
+        read once and kept; the unit then reads whether it is still open together with
+        the member's ballot in one statement, decides, and upserts."""
+        static = self._static.get(poll_id) or await self._static_of(poll_id)
+        if static.guild_id != guild_id:
+            raise NotFound(_NOT_FOUND.format(n=poll_id))
+        if static.kind is not PollKind.POLL or static.native:
+            how = "in Discord's poll" if static.native else "with the survey's buttons"
+            raise InvalidInput(f"#{poll_id} is answered {how}.")
+        with domain_errors():
+            picked = rules.check_ballot(static.mode, len(static.options), static.max_picks, choices)
+        voter = voter_hash(static.key, member_id) if static.key is not None else str(member_id)
+        answer = orjson.dumps(picked).decode()
+        role = static.eligible_role_id
+        request = _BallotRequest(
+            poll_id,
+            guild_id,
+            voter,
+            answer,
+            role if role and role not in role_ids else None,
+            asyncio.get_running_loop().create_future(),
+        )
+        self._ballots.append(request)
+        if not self._flush_scheduled:
+            # A callback, not a task: it runs after every ballot already scheduled on the
+            # loop has queued itself, so ballots cast at the same moment share a unit.
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_ballots)
+        before: str | None = await request.future
+        result = BallotResult(
+            poll_id,
+            guild_id,
+            static.options,
+            static.mode,
+            picked,
+            None if before is None else tuple(orjson.loads(before)),
+            static.key is not None,
+            live_results=not static.hide_results,
+        )
         if result.first:
             await self._participated(guild_id, member_id, poll_id)
         return result
+
+    def _flush_ballots(self) -> None:
+        """Hand queued ballots to the writer in units of up to :data:`BALLOT_BATCH`; each
+        unit's outcomes are handed out by a callback when its batch commits."""
+        self._flush_scheduled = False
+        queued, self._ballots = self._ballots, []
+        now = to_iso(self._clock())
+        for start in range(0, len(queued), BALLOT_BATCH):
+            chunk = queued[start : start + BALLOT_BATCH]
+            try:
+                done = self._db.submit(
+                    partial(_record_ballots, batch=chunk, now=now), weight=len(chunk)
+                )
+            except Exception as exc:  # the database is closing: nothing was written
+                for req in chunk:
+                    if not req.future.done():
+                        req.future.set_exception(exc)
+                continue
+            done.add_done_callback(partial(_settle_ballots, chunk))
+
+    async def _static_of(self, poll_id: int) -> _Static:
+        """One read per poll however many members vote at the same moment."""
+        loading = self._loading.get(poll_id)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load_static(poll_id))
+            self._loading[poll_id] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(poll_id, None))
+        return await loading
+
+    async def _load_static(self, poll_id: int) -> _Static:
+        """What never changes about a poll (its key only until it closes: then the entry
+        is dropped and a closed poll's row has no key left to load)."""
+        ctx = await self._db.read(lambda c: repo.ballot_context(c, poll_id))
+        if ctx is None:
+            raise NotFound(_NOT_FOUND.format(n=poll_id))
+        static = _Static(
+            guild_id=ctx["guild_id"],
+            kind=PollKind(ctx["kind"]),
+            mode=PollMode(ctx["mode"]),
+            options=tuple(orjson.loads(ctx["options"])),
+            max_picks=ctx["max_picks"],
+            eligible_role_id=ctx["eligible_role_id"],
+            key=bytes(ctx["ballot_key"]) if ctx["ballot_key"] is not None else None,
+            native=bool(ctx["native"]),
+            hide_results=bool(ctx["hide_results"]),
+        )
+        if ctx["closed_at"] is None and len(self._static) < STATIC_CACHE:
+            self._static[poll_id] = static
+        return static
 
     async def my_ballot(self, guild_id: int, poll_id: int, member_id: int) -> tuple[int, ...]:
         """The member's current ballot (empty when none, or the poll is closed and
@@ -442,7 +525,10 @@ class PollService:
                 Publication(timer_id, poll.guild_id, PUBLISH_RESULTS, tkey, due, payload),
             )
 
-        return await self._db.write(unit)
+        closing = await self._db.write(unit)
+        # Forget the poll's key here too: after its close nothing may link its ballots.
+        self._static.pop(poll_id, None)
+        return closing
 
     # -- results ---------------------------------------------------------------------
     async def results(
@@ -503,6 +589,73 @@ class PollService:
         return await self._db.write(
             lambda c: repo.forget_member(c, guild_id, member_id, voter_hash)
         )
+
+
+@dataclass(slots=True)
+class _BallotRequest:
+    poll_id: int
+    guild_id: int
+    voter: str
+    answer: str  # JSON, as stored
+    missing_role: int | None  # the eligible role the member lacks, if any
+    future: asyncio.Future[str | None]
+
+
+def _record_ballots(conn: Tx, batch: list[_BallotRequest], now: str) -> list[Any]:
+    """Decide and write ballots cast at the same moment, in one unit, with the outcome of
+    writing them one after another: each is checked against the poll as it stands (open,
+    the member eligible), a member's second ballot in the batch replaces their first.
+    Returns, per request, the answer it replaced (None: a first ballot) or the UserError
+    refusing it."""
+    states = repo.poll_states(conn, {r.poll_id for r in batch})
+    stored = repo.answers_of(conn, [(r.poll_id, r.voter) for r in batch])
+    outcomes: list[Any] = []
+    writes: list[tuple[int, str, int, str]] = []
+    for req in batch:
+        state = states.get(req.poll_id)
+        if state is None or state[0] != req.guild_id:
+            outcomes.append(NotFound(_NOT_FOUND.format(n=req.poll_id)))
+            continue
+        if state[1] is not None or state[2] <= now:
+            outcomes.append(
+                Conflict(f"Poll #{req.poll_id} is closed; ballots are no longer accepted.")
+            )
+            continue
+        if req.missing_role is not None:
+            outcomes.append(
+                PermissionDenied(
+                    f"Poll #{req.poll_id} is for members with the <@&{req.missing_role}> role."
+                )
+            )
+            continue
+        key = (req.poll_id, req.voter)
+        before = stored.get(key)
+        outcomes.append(before)
+        if before != req.answer:
+            writes.append((req.poll_id, req.voter, req.guild_id, req.answer))
+            stored[key] = req.answer
+    repo.put_answers(conn, writes)
+    return outcomes
+
+
+def _settle_ballots(chunk: list[_BallotRequest], done: asyncio.Future[list[Any]]) -> None:
+    if done.cancelled():
+        for req in chunk:
+            if not req.future.done():
+                req.future.cancel()
+        return
+    error = done.exception()
+    for index, req in enumerate(chunk):
+        if req.future.done():
+            continue
+        if error is not None:
+            req.future.set_exception(error)
+            continue
+        outcome = done.result()[index]
+        if isinstance(outcome, Exception):
+            req.future.set_exception(outcome)
+        else:
+            req.future.set_result(outcome)
 
 
 def _native_tally(counts: Sequence[int]) -> Tally:

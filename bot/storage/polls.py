@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -104,6 +104,51 @@ def ballot_context(conn: sqlite3.Connection, poll_id: int) -> sqlite3.Row | None
         (poll_id,),
     ).fetchone()
     return row
+
+
+def poll_states(
+    conn: sqlite3.Connection, poll_ids: Collection[int]
+) -> dict[int, tuple[int, str | None, str]]:
+    """(guild, closed_at, closes_at) of each of ``poll_ids`` that exists."""
+    ids = list(poll_ids)
+    marks = ",".join("?" * len(ids))
+    return {
+        r[0]: (r[1], r[2], r[3])
+        for r in conn.execute(
+            f"SELECT id, guild_id, closed_at, closes_at FROM polls WHERE id IN ({marks})", ids
+        )
+    }
+
+
+def answers_of(
+    conn: sqlite3.Connection, keys: Sequence[tuple[int, str]]
+) -> dict[tuple[int, str], str]:
+    """The stored answers (JSON text) of the given (poll, voter) pairs that have one."""
+    found: dict[tuple[int, str], str] = {}
+    by_poll: dict[int, list[str]] = {}
+    for poll_id, voter in keys:
+        by_poll.setdefault(poll_id, []).append(voter)
+    for poll_id, voters in by_poll.items():
+        unique = list(dict.fromkeys(voters))
+        for start in range(0, len(unique), 500):  # SQLite's variable limit
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for voter, answer in conn.execute(
+                f"SELECT voter, answer FROM poll_ballots WHERE poll_id = ? AND voter IN ({marks})",
+                [poll_id, *chunk],
+            ):
+                found[(poll_id, voter)] = answer
+    return found
+
+
+def put_answers(conn: sqlite3.Connection, rows: Sequence[tuple[int, str, int, str]]) -> None:
+    """Upsert (poll, voter, guild, answer JSON) rows."""
+    if rows:
+        conn.executemany(
+            "INSERT INTO poll_ballots (poll_id, voter, guild_id, answer) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (poll_id, voter) DO UPDATE SET answer = excluded.answer",
+            rows,
+        )
 
 
 def get_answer(conn: sqlite3.Connection, poll_id: int, voter: str) -> Any:

@@ -142,3 +142,26 @@ async def test_dispatcher_exit_code_follows_the_verdicts(
     monkeypatch.setattr(bench, "_load_suite", lambda name: passing)
     assert await run_benchmarks("ideas", quick=True) == 0
     assert "FAIL" in capsys.readouterr().out
+
+
+async def test_the_polls_suite_reports_every_target(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from bot.bench import polls as bench_polls
+
+    figures = await bench_polls.measure_ballots(voters=30, seeded=200, runs=1, workdir=tmp_path)
+    assert figures.service_per_s > 0 and figures.raw_per_s > 0 and figures.batches_per_run >= 1
+    closing = await bench_polls.measure_close(ballots=300, runs=1, workdir=tmp_path / "close")
+    assert (
+        closing.single_s > 0 and closing.ranked_s > 0 and closing.chart_s >= closing.chart_median_s
+    )
+
+    monkeypatch.setattr(
+        bench_polls, "QUICK", bench_polls.Sizes(voters=20, seeded=100, closing=200, runs=1)
+    )
+    results = await bench_polls.run(quick=True)
+    verdicts = {r.name: r.passed for r in results if r.passed is not None}
+    assert len(verdicts) == 4  # ballot ratio, single count, ranked count, chart
+    assert all(isinstance(v, bool) for v in verdicts.values())
+    assert "quick mode" in capsys.readouterr().out
+    assert "polls" in bench.SUITES
