@@ -172,6 +172,59 @@ async def scene_points(driver: Driver, bot: CocreateBot, c: Community) -> str | 
     return _embed_body(board)
 
 
+async def _form(
+    driver: Driver, who: Member, command: str, c: Community, texts: tuple[str, str], **slash: Any
+) -> Message:
+    """``who`` runs ``command`` and fills in the form it opens (question, then list)."""
+    opened = await driver.slash(who, command, channel=c.general, **slash)
+    modal = (await opened.response(10)).modal
+    assert modal is not None
+    fields = list(modal.fields)
+    return await _answer(
+        await driver.submit_modal(who, modal, dict(zip(fields, texts, strict=True)))
+    )
+
+
+def _showing(text: str) -> Callable[[Message], bool]:
+    return lambda message: text in message.content
+
+
+def _titled(message: Message, start: str) -> bool:
+    return any(str(e.get("title", "")).startswith(start) for e in message.embeds)
+
+
+async def scene_polls(driver: Driver, bot: CocreateBot, c: Community) -> str | None:
+    """A moderator asks what to build next; members vote (one changes their mind), rank a
+    roadmap, rate outcomes; the polls close with results and charts."""
+    await _form(
+        driver, c.mod, "poll create", c,
+        ("What should we build next?", "Dark mode\nOffline sync\nExport to PDF"),
+        duration="2d",
+    )  # fmt: skip
+    poll = await driver.wait_for_message(c.general, predicate=lambda m: _titled(m, "Poll #"))
+    poll_id = str(poll.embeds[0]["title"]).split("#", 1)[1].split(" ", 1)[0]
+    for who, option in ((c.alice, 1), (c.bob, 1), (c.carol, 0), (c.dave, 2), (c.dave, 1)):
+        await _answer(await driver.click(who, poll, f"poll:v:{poll_id}:{option}"))
+    await _answer(await driver.slash(c.mod, "poll close", channel=c.general, poll=int(poll_id)))
+    results = await driver.wait_for_message(c.general, predicate=lambda m: _titled(m, "Results"))
+    await _form(
+        driver, c.mod, "survey create", c,
+        ("Working with boards", "Minimize the time it takes to find a board\n"
+         "Minimize the likelihood of losing edits offline"),
+        duration="3d",
+    )  # fmt: skip
+    survey = await driver.wait_for_message(c.general, predicate=lambda m: _titled(m, "Survey #"))
+    survey_id = str(survey.embeds[0]["title"]).split("#", 1)[1].split(" ", 1)[0]
+    step = await _answer(await driver.click(c.alice, survey, f"poll:q:{survey_id}"))
+    for index, (imp, sat) in enumerate(((5, 1), (3, 4))):
+        for what, value in (("i", imp), ("s", sat)):
+            custom_id = f"poll:qr:{survey_id}:{index}:{what}"
+            await (await driver.select(c.alice, step, custom_id, [str(value)])).response()
+            shown = f"**{value}**" if what == "i" else ("Thank you" if index else "outcome 2")
+            await driver.wait_for_edit(step, predicate=_showing(shown))
+    return _embed_body(results)
+
+
 async def scene_members(driver: Driver, bot: CocreateBot, c: Community) -> str | None:
     """Members find out what they can do; one mistypes a setting they may not change."""
     await _answer(await driver.slash(c.alice, "help", channel=c.general))
@@ -197,6 +250,7 @@ SCENES: list[tuple[str, Scene]] = [
     ("Members look around", scene_members),
     ("Ideas: captured, voted on, decided", scene_ideas),
     ("Points reward outcomes", scene_points),
+    ("Polls and an outcome survey", scene_polls),
     ("A member asks to be forgotten", scene_privacy),
 ]
 

@@ -258,7 +258,7 @@ class Polls(commands.Cog):
         assert closing is not None and closing.publication is not None
         await self.services.timers.run_written(closing.publication)
         await interaction.followup.send(
-            f"#{poll} is closed; the results are posted.", ephemeral=True
+            f"Poll #{poll} is closed; the results are posted.", ephemeral=True
         )
 
     @poll.command(name="results", description="The results of a poll or survey")
