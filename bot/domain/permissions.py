@@ -39,6 +39,9 @@ CHANNEL_NEEDS: Mapping[str, tuple[str, ...]] = {
 #: Server-wide permissions, with the reason shown in /setup check and the README.
 GUILD_NEEDS: Mapping[str, str] = {
     "manage_roles": "give and take reward roles as points cross thresholds",
+    # Polls go to whichever channel their creator picks, so these are asked server-wide.
+    "attach_files": "post poll and survey results with their chart",
+    "send_polls": "post Discord native polls (`/poll create native:True`)",
 }
 
 WHY: Mapping[str, str] = {
@@ -50,6 +53,8 @@ WHY: Mapping[str, str] = {
     "create_public_threads": "open a discussion thread per idea or announcement",
     "send_messages_in_threads": "post updates in those threads",
     "manage_roles": "give and take reward roles",
+    "attach_files": "attach result charts",
+    "send_polls": "post native polls",
 }
 
 
