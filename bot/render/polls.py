@@ -247,3 +247,11 @@ def idea_thread_text(results: Results, index: int) -> str:
         detail = f"{results.tally.counts[index]} of {results.tally.ballots} vote(s)"
     head = "🏆 This idea won" if won else "This idea was in"
     return clip(f"{head} poll #{poll.id} “{poll.question}”: {detail}.", 2000)
+
+
+def reminder_text(poll: Poll) -> str:
+    kind = "Survey" if poll.kind is PollKind.SURVEY else "Poll"
+    where = f": {poll.message_url}" if poll.message_url else ""
+    return clip(
+        f"⏰ {kind} #{poll.id} “{poll.question}” closes {stamp(poll.closes_at)}{where}", 2000
+    )

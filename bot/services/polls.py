@@ -61,6 +61,10 @@ log = logging.getLogger(__name__)
 PUBLISH_POLL = "polls.post"
 CLOSE_TIMER = "polls.close"
 PUBLISH_RESULTS = "polls.results"
+#: A reminder in the poll's channel before it closes (polls that run long enough).
+REMIND_TIMER = "polls.remind"
+REMIND_BEFORE = timedelta(hours=1)
+REMIND_MIN_DURATION = timedelta(hours=12)
 #: A close this long after the end time happened at start-up: the results say so.
 LATE_AFTER = timedelta(minutes=1)
 #: Ideas a poll over ideas may offer when picked by status ("top N").
@@ -202,6 +206,9 @@ class PollService:
             timers_repo.upsert_timer(
                 conn, guild_id, CLOSE_TIMER, tkey, to_iso(draft.closes_at), payload
             )
+            if draft.closes_at - now >= REMIND_MIN_DURATION:
+                remind_at = to_iso(draft.closes_at - REMIND_BEFORE)
+                timers_repo.upsert_timer(conn, guild_id, REMIND_TIMER, tkey, remind_at, payload)
             poll = repo.get_poll(conn, poll_id)
             assert poll is not None
             return Created(poll, Publication(timer_id, guild_id, PUBLISH_POLL, tkey, due, payload))
@@ -265,6 +272,11 @@ class PollService:
         if poll is None or poll.guild_id != guild_id:
             raise NotFound(_NOT_FOUND.format(n=poll_id))
         return poll
+
+    def due_for_reminder(self, poll: Poll) -> bool:
+        """Still worth a reminder: open, and its end not reached (after downtime the
+        reminder and the close may both be due; then only the close runs)."""
+        return poll.is_open and self._clock() < poll.closes_at and bool(poll.message_id)
 
     async def get_by_id(self, poll_id: int) -> Poll | None:
         return await self._db.read(lambda c: repo.get_poll(c, poll_id))
@@ -510,6 +522,7 @@ class PollService:
             tkey = poll_key(poll_id)
             if actor_id is not None:
                 timers_repo.cancel_timer(conn, CLOSE_TIMER, tkey)
+                timers_repo.cancel_timer(conn, REMIND_TIMER, tkey)
             payload: dict[str, Any] = {"poll_id": poll_id, "done": []}
             due = to_iso(now)
             timer_id = timers_repo.upsert_timer(

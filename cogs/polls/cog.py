@@ -23,7 +23,7 @@ from bot.domain.guild_config import Access
 from bot.domain.poll_model import PollKind, PollMode
 from bot.errors import InvalidInput, PermissionDenied
 from bot.render import polls as render
-from bot.services.polls import CLOSE_TIMER, PUBLISH_POLL, PUBLISH_RESULTS
+from bot.services.polls import CLOSE_TIMER, PUBLISH_POLL, PUBLISH_RESULTS, REMIND_TIMER
 from cogs._common import access, moderator_only
 from cogs.polls.publisher import PollPublisher
 from cogs.polls.ui import DYNAMIC_ITEMS, PollModal, SurveyModal, role_ids
@@ -60,6 +60,7 @@ class Polls(commands.Cog):
         timers.register(PUBLISH_POLL, self.publisher.publish_poll)
         timers.register(CLOSE_TIMER, self.publisher.close_due)
         timers.register(PUBLISH_RESULTS, self.publisher.publish_results)
+        timers.register(REMIND_TIMER, self.publisher.remind)
 
     async def cog_unload(self) -> None:
         await self.publisher.close()
@@ -233,7 +234,6 @@ class Polls(commands.Cog):
             "when": duration,
             "kind": PollKind.SURVEY,
             "anonymous": anonymous,
-            "hide_results": True,
             "eligible_role_id": eligible_role.id if eligible_role else None,
         }
         await interaction.response.send_modal(SurveyModal(settings))
@@ -247,7 +247,7 @@ class Polls(commands.Cog):
         found = await self.services.polls.get(interaction.guild_id, poll)
         counts = None
         if found.native and found.is_open:
-            counts = await self.publisher._native_counts(found)
+            counts = await self.publisher.native_counts(found)
         closing = await self.services.polls.close(
             poll,
             guild_id=interaction.guild_id,

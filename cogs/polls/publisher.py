@@ -130,6 +130,19 @@ class PollPublisher:
         except discord.NotFound:
             log.info("The message of poll %s is gone", poll.id)
 
+    async def remind(self, timer: Timer) -> None:
+        """An hour before the close: a reminder in the poll's channel, linking to it."""
+        poll = await self.services.polls.get_by_id(int(timer.payload["poll_id"]))
+        if poll is None or not self.services.polls.due_for_reminder(poll):
+            return
+        channel = self._messageable(poll.channel_id)
+        if channel is None:
+            return
+        text = render.reminder_text(poll)
+        if not timer.first_try and await self._find_own(channel, timer.due_at, _same_text(text)):
+            return
+        await channel.send(text)
+
     # ------------------------------------------------------------------------ closing
     async def close_due(self, timer: Timer) -> None:
         """The end time came (or passed while the bot was down): close once, then publish
@@ -138,12 +151,12 @@ class PollPublisher:
         poll = await polls.get_by_id(int(timer.payload["poll_id"]))
         if poll is None or not poll.is_open:
             return
-        counts = await self._native_counts(poll) if poll.native else None
+        counts = await self.native_counts(poll) if poll.native else None
         closing = await polls.close(poll.id, native_counts=counts)
         if closing is not None and closing.publication is not None:
             await self.services.timers.run_written(closing.publication)
 
-    async def _native_counts(self, poll: Poll) -> list[int]:
+    async def native_counts(self, poll: Poll) -> list[int]:
         """End the native poll (unless Discord has) and read its counts."""
         if not poll.message_id:
             return [0] * len(poll.options)

@@ -388,13 +388,15 @@ async def test_a_poll_due_while_the_bot_was_down_closes_once_at_start_with_a_not
     env: Env,
 ) -> None:
     c, d = env.community, env.driver
-    await reply_of(await create_poll(env, c.mod, "Closes while down?", "Yes\nNo", duration="6h"))
+    await reply_of(await create_poll(env, c.mod, "Closes while down?", "Yes\nNo", duration="12h"))
     message = await posted_poll(env, "Closes while down?")
+    await reply_of(await create_poll(env, c.mod, "Reminded later?", "Yes\nNo", duration="1d"))
+    later = await posted_poll(env, "Reminded later?")
     poll_id = poll_id_of(message)
     await reply_of(await d.click(c.alice, message, f"poll:v:{poll_id}:1"))
     settings = env.bot.settings
     await d.stop_bot()
-    CLOCK.advance(timedelta(hours=7))
+    CLOCK.advance(timedelta(hours=13))
     env.bot = create_bot(settings, create_services(settings, clock=CLOCK))
     await d.start_bot(env.bot)
     results = await d.wait_for_message(
@@ -402,10 +404,20 @@ async def test_a_poll_due_while_the_bot_was_down_closes_once_at_start_with_a_not
     )
     text = embed_text(results)
     assert "Closed late" in text and "No — 1 (100 %)" in text
-    # Once: a second restart posts nothing more.
+    # Its reminder fell due while the bot was down too, but the close came first: none.
+    assert not [
+        m for m in d.messages_in(c.general) if "⏰ Poll" in m.content and "down?" in m.content
+    ]
+    closed = await d.wait_for_edit(message, predicate=lambda m: not m.components, timeout=10)
+    assert "Closed" in embed_text(closed)
+    # Once: a second restart posts nothing more. By then the other poll is an hour from
+    # its close (23.5 h of 24): its reminder is posted, linking to it.
     await d.stop_bot()
+    CLOCK.advance(timedelta(hours=10, minutes=30))
     env.bot = create_bot(settings, create_services(settings, clock=CLOCK))
     await d.start_bot(env.bot)
+    reminder = await d.wait_for_message(c.general, contains="Reminded later?", timeout=10)
+    assert "Reminded later?" in reminder.content and str(later.id) in reminder.content
     await handlers_done(env)
     posts = [m for m in d.messages_in(c.general) if f"Results · Poll #{poll_id}" in embed_text(m)]
     assert len(posts) == 1

@@ -18,7 +18,14 @@ from bot.domain.poll_model import PollKind, PollMode
 from bot.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from bot.scheduling.scheduler import create_scheduler
 from bot.scheduling.timers import Timer
-from bot.services.polls import CLOSE_TIMER, PUBLISH_POLL, PUBLISH_RESULTS, poll_key, voter_hash
+from bot.services.polls import (
+    CLOSE_TIMER,
+    PUBLISH_POLL,
+    PUBLISH_RESULTS,
+    REMIND_TIMER,
+    poll_key,
+    voter_hash,
+)
 from bot.settings import Settings
 
 MOD = 7
@@ -83,8 +90,15 @@ async def test_create_stores_the_poll_with_its_message_and_close_timers(
     due = await services.db.fetchall(
         "SELECT kind, due_at FROM timers WHERE key = ? ORDER BY kind", (poll_key(poll.id),)
     )
-    assert [r[0] for r in due] == [CLOSE_TIMER, PUBLISH_POLL]
+    assert [r[0] for r in due] == [CLOSE_TIMER, PUBLISH_POLL, REMIND_TIMER]
     assert datetime.fromisoformat(due[0][1]) == poll.closes_at
+    assert datetime.fromisoformat(due[2][1]) == poll.closes_at - timedelta(hours=1)
+    # A short poll gets no reminder.
+    short = (await _create(services, g, when="2h")).poll
+    kinds = await services.db.fetchall(
+        "SELECT kind FROM timers WHERE key = ?", (poll_key(short.id),)
+    )
+    assert REMIND_TIMER not in {r[0] for r in kinds}
 
 
 @pytest.mark.parametrize(
@@ -236,6 +250,11 @@ async def test_only_the_creator_or_a_moderator_closes_early_and_only_once(
         (CLOSE_TIMER, poll_key(poll.id)),
     )
     assert cancelled == "cancelled"
+    reminder = await services.db.fetchval(
+        "SELECT done_at IS NOT NULL FROM timers WHERE kind = ? AND key = ?",
+        (REMIND_TIMER, poll_key(poll.id)),
+    )
+    assert reminder == 1
 
 
 async def test_a_poll_due_while_the_bot_was_down_closes_once_at_start_with_results(
