@@ -322,7 +322,11 @@ class PollService:
             asyncio.get_running_loop().create_future(),
         )
         self._ballots.append(request)
-        if not self._flush_scheduled:
+        if len(self._ballots) >= BALLOT_BATCH:
+            # A full unit goes to the writer now: it commits while the loop takes the
+            # next ballots, instead of after all of them.
+            self._flush_ballots()
+        elif not self._flush_scheduled:
             # A callback, not a task: it runs after every ballot already scheduled on the
             # loop has queued itself, so ballots cast at the same moment share a unit.
             self._flush_scheduled = True
