@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -233,4 +233,3 @@ class Closing:
     poll: Poll
     late: bool
     publication: Publication | None = None
-    extra: dict[str, object] = field(default_factory=dict)

@@ -62,14 +62,14 @@ def poll_embed(poll: Poll, live: Results | None = None) -> discord.Embed:
         embed.description = clip(
             "\n".join(f"**{i + 1}.** {o}" for i, o in enumerate(poll.options)), 4000
         )
-    elif tally is not None and not poll.hide_results:
+    elif tally is not None and not (poll.is_open and (poll.hide_results or poll.anonymous)):
         embed.description = option_lines(poll, tally.counts, tally.ballots)
     else:
         embed.description = option_lines(poll)
     facts = [how_text(poll).capitalize()]
     if poll.anonymous:
         facts.append("anonymous: no one can see who voted what")
-    if poll.hide_results and poll.is_open:
+    if (poll.hide_results or poll.anonymous) and poll.is_open and poll.kind is PollKind.POLL:
         facts.append("results when it closes")
     if poll.eligible_role_id:
         facts.append(f"for <@&{poll.eligible_role_id}>")

@@ -340,7 +340,7 @@ class PollService:
             picked,
             None if before is None else tuple(orjson.loads(before)),
             static.key is not None,
-            live_results=not static.hide_results,
+            live_results=not (static.hide_results or static.key is not None),
         )
         if result.first:
             await self._participated(guild_id, member_id, poll_id)
@@ -555,6 +555,12 @@ class PollService:
         poll = await self.get(guild_id, poll_id)
         if poll.is_open and poll.hide_results:
             raise Conflict(f"The results of poll #{poll_id} are hidden until it closes.")
+        if poll.is_open and poll.anonymous and poll.kind is PollKind.POLL:
+            # Counts read before and after a member votes would tell what they chose.
+            raise Conflict(
+                f"Poll #{poll_id} is anonymous: its counts are shown when it closes, so that "
+                "no one can tell a vote from how the counts moved."
+            )
         return await self.count(poll)
 
     async def count(self, poll: Poll) -> Results:
@@ -598,7 +604,7 @@ class PollService:
         )
         writer.writerow(header)
         for member, answer in rows:
-            writer.writerow([member, *(poll.options[i] for i in answer)])
+            writer.writerow([member, *(_csv_cell(poll.options[i]) for i in answer)])
         return out.getvalue()
 
     # -- privacy ---------------------------------------------------------------------
@@ -673,6 +679,11 @@ def _settle_ballots(chunk: list[_BallotRequest], done: asyncio.Future[list[Any]]
             req.future.set_exception(outcome)
         else:
             req.future.set_result(outcome)
+
+
+def _csv_cell(text: str) -> str:
+    """An option as a spreadsheet shows it, never as a formula (CSV injection)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _native_tally(counts: Sequence[int]) -> Tally:

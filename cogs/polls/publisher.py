@@ -76,7 +76,9 @@ class PollPublisher:
             for option in poll.options:
                 native.add_answer(text=option)
             return await channel.send(poll=native)
-        live = None if poll.hide_results else await self.services.polls.count(poll)
+        live = (
+            None if poll.hide_results or poll.anonymous else await self.services.polls.count(poll)
+        )
         view = poll_view(poll)
         return await channel.send(
             embed=render.poll_embed(poll, live), view=view or discord.utils.MISSING
@@ -119,7 +121,7 @@ class PollPublisher:
     async def _edit_poll(self, poll: Poll, results: Results | None = None) -> None:
         if not poll.message_id or poll.native:
             return
-        if results is None and not (poll.hide_results and poll.is_open):
+        if results is None and not ((poll.hide_results or poll.anonymous) and poll.is_open):
             results = await self.services.polls.count(poll)
         channel = self.bot.get_partial_messageable(poll.channel_id, guild_id=poll.guild_id)
         view = poll_view(poll)

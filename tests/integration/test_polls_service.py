@@ -179,6 +179,9 @@ async def test_anonymous_ballots_hold_no_member_id_and_lose_their_key_at_close(
     assert await services.polls.my_ballot(g, poll.id, member) == (2,)
     ballots = await _ballots(services, poll.id)
     assert len(ballots) == 1 and str(member) not in ballots[0][0]
+    # Counts read around a member's vote would give it away: only at the close.
+    with pytest.raises(Conflict, match="anonymous"):
+        await services.polls.results(g, poll.id)
     key = await services.db.fetchval("SELECT ballot_key FROM polls WHERE id = ?", (poll.id,))
     assert ballots[0][0] == voter_hash(bytes(key), member)
     await services.polls.close(poll.id, guild_id=g, actor_id=MOD, moderator=True)
@@ -354,6 +357,11 @@ async def test_export_is_for_named_polls_and_their_creator_or_moderators(
     anonymous = (await _create(services, g, anonymous=True)).poll
     with pytest.raises(PermissionDenied):
         await services.polls.export_csv(g, anonymous.id, MOD, moderator=True)
+    # An option that looks like a formula stays text in a spreadsheet.
+    formula = (await _create(services, g, options="=HYPERLINK(1)\nPlain")).poll
+    await services.polls.vote(g, formula.id, 11, (), [0])
+    text = await services.polls.export_csv(g, formula.id, MOD, moderator=True)
+    assert text.splitlines()[1] == "11,'=HYPERLINK(1)"
 
 
 async def test_forget_removes_named_and_still_linkable_anonymous_ballots(
