@@ -33,6 +33,7 @@ from bot.domain.idea_model import (
 from bot.domain.ideas import IdeaStatus
 from bot.domain.notify import PendingNotice, plan_dms
 from bot.domain.ranking import SortOrder
+from bot.domain.text import clean_block
 from bot.domain.timeparse import format_duration, parse_duration
 from bot.errors import InvalidInput, NotFound, PermissionDenied, UserError
 from bot.render import ideas as render
@@ -1074,7 +1075,7 @@ class Ideas(commands.Cog):
                 interaction.user,
                 "idea.status",
                 f"#{number}: {change.old.value} → {change.new.value}"
-                + (f" — {reason}" if reason else ""),
+                + (f" — {change.reason}" if change.reason else ""),
             )
         return change
 
@@ -1475,7 +1476,7 @@ class Ideas(commands.Cog):
             interaction.guild_id,
             interaction.user,
             "idea.block",
-            f"{member.mention} {how_long}: {reason}"
+            f"{member.mention} {how_long}: {clean_block(reason)}"
             + (f" (until {render.stamp(until, 'f')})" if until else ""),
         )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.domain.ideas import IdeaStatus
+from bot.domain.ideas import IdeaStatus, normalise_tags
 
 #: author_id of an idea whose author asked to be forgotten.
 FORMER_MEMBER = 0
@@ -82,6 +82,12 @@ class IdeaDraft:
     contributors: tuple[int, ...] = ()
     #: For forum posts: the post's own thread is the discussion thread.
     thread_id: int | None = None
+
+    def __post_init__(self) -> None:
+        # Tags come from every capture path and the /idea submit option: cleaned here, once,
+        # whoever builds the draft. (Title and body are cleaned and checked by the
+        # validators the service runs: an invisible title must be refused, not dropped.)
+        object.__setattr__(self, "tags", normalise_tags(self.tags))
 
 
 @dataclass(frozen=True, slots=True)
