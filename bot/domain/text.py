@@ -54,11 +54,15 @@ _ANSI: Final = re.compile(
     """,
     re.VERBOSE,
 )
-# Line breaks other than "\n": the one form kept in blocks.
-_BREAKS: Final = re.compile("\r\n|[\r\x0b\x0c\x85\u2028\u2029]")
+# Line breaks other than "\n" ("\r\n" is replaced first): "\n" is the one form kept.
+_BREAKS: Final = re.compile("[\r\x0b\x0c\x85\u2028\u2029]")
 # Dropped everywhere: C0 controls but tab and line feed, DEL and C1 controls, the
 # bidirectional embeddings/overrides/isolates, and lone surrogates.
 _DROP: Final = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# Anything steps 1-3 would change (ESC and the line breaks are in _DROP's ranges too).
+_SUSPECT: Final = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 #: The bidirectional controls removed (embeddings, overrides, their terminator, isolates).
 BIDI_CONTROLS: Final = frozenset(
     [chr(c) for c in range(0x202A, 0x202F)] + [chr(c) for c in range(0x2066, 0x206A)]
@@ -79,8 +83,14 @@ _VISIBLE_CATEGORIES: Final = frozenset(
 
 
 def _strip_controls(text: str) -> str:
+    # Most text has nothing to remove: one scan answers that (capture runs this on every
+    # message that might carry a tag).
+    if _SUSPECT.search(text) is None:
+        return text
     if "\x1b" in text:
         text = _ANSI.sub("", text)
+    if "\r\n" in text:
+        text = text.replace("\r\n", "\n")
     text = _BREAKS.sub("\n", text)
     return _DROP.sub("", text)
 
