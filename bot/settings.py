@@ -1,4 +1,4 @@
-"""Typed settings: ``config/default.toml`` ← a local file ← environment variables.
+"""Typed settings: ``bot/default.toml`` ← a local file ← environment variables.
 
 The default file is the schema: every key that exists is there, with its type. A local
 file (``--config PATH`` or ``COCREATE_CONFIG``) may only set known keys; environment
@@ -8,6 +8,10 @@ the CLI turns that into exit code 2.
 
 The bot token is deliberately not a setting: it comes only from ``DISCORD_TOKEN`` or
 ``--token-file`` and is held in :class:`Secret`, whose repr never shows it.
+
+The defaults ship inside the package and are read with :mod:`importlib.resources`, so an
+installed wheel works from any directory; ``config/default.toml`` in the repository is a
+link to the same file, where operators look for it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import tomllib
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +36,8 @@ ENV_CONFIG = "COCREATE_CONFIG"
 #: Read by bot.faults (tests that kill the process at a named point), not a setting.
 ENV_FAULTS = "COCREATE_FAULTS"
 ENV_TOKEN = "DISCORD_TOKEN"
-DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"
+#: The defaults, inside the package (one file: ``config/default.toml`` links to it).
+DEFAULT_FILE: Traversable = resources.files("bot").joinpath("default.toml")
 
 
 class Secret:
@@ -127,7 +134,7 @@ _CHOICES = {
 }
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path | Traversable) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
@@ -218,7 +225,7 @@ def load_settings(
     ``config_path`` wins over ``COCREATE_CONFIG``. Raises ConfigError on any problem.
     """
     env = os.environ if environ is None else environ
-    default_file = default_path or DEFAULT_FILE
+    default_file: Path | Traversable = default_path or DEFAULT_FILE
     raw_defaults = _read_toml(default_file)
     layers: dict[str, dict[str, Any]] = {}
     for section in (*_SECTIONS, "guild_defaults"):

@@ -23,6 +23,7 @@ from discord.ext import commands
 from bot.client import CocreateBot
 from bot.domain.guild_config import Access, GuildConfig, access_of
 from bot.domain.points import KIND_FAMILIES, Period, RoleBasis, role_changes
+from bot.domain.text import clean_line
 from bot.errors import InvalidInput
 from bot.render import points as render
 from bot.services.points import LeaderboardPage as LeaderboardResult
@@ -621,8 +622,9 @@ class Points(commands.Cog):
             key=str(interaction.id),
         )
         total, _ = await self.services.points.totals(interaction.guild_id, user.id)
+        reason = clean_line(reason)  # shown as stored
         await interaction.followup.send(
-            f"{render.signed(result.delta)} points for {user.mention}: {reason.strip()}. "
+            f"{render.signed(result.delta)} points for {user.mention}: {reason}. "
             f"Their total is now **{total}**.",
             ephemeral=True,
         )
@@ -631,7 +633,7 @@ class Points(commands.Cog):
             interaction.guild_id,
             interaction.user,
             "points.adjust",
-            f"{user.mention} {render.signed(delta)}: {reason.strip()}",
+            f"{user.mention} {render.signed(delta)}: {reason}",
         )
         await self.apply_role_rewards(interaction.guild_id, [user.id])
 

@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.errors import DomainError
+from bot.domain.text import clean_line, has_visible
 from bot.domain.timeparse import format_duration, get_zone, parse_duration
 
 
@@ -235,12 +236,15 @@ def _parse_id(raw: str, what: str) -> int:
 
 
 def parse_value(spec: SettingSpec, raw: str) -> Any:
-    """Turn what a moderator typed into the stored value, or raise DomainError."""
-    text = raw.strip()
+    """Turn what a moderator typed into the stored value, or raise DomainError.
+
+    The text is cleaned first (:func:`bot.domain.text.clean_line`): one line, no control,
+    escape or bidirectional override characters, NFC."""
+    text = clean_line(raw)
     if spec.is_list:
         if text.lower() in ("", "none", "-"):
             return []
-        items = [p for p in re.split(r"[,\s]+", text) if p]
+        items = [p for p in re.split(r"[,\s]+", text) if has_visible(p)]
         if len(items) > spec.max_items:
             raise DomainError("bad_value", f"`{spec.key}` takes at most {spec.max_items} items.")
         if spec.kind == Kind.TEXTS:
@@ -269,7 +273,7 @@ def parse_value(spec: SettingSpec, raw: str) -> Any:
         return value
     if spec.kind == Kind.DURATION:
         return format_duration(parse_duration(text))
-    if not text:
+    if not has_visible(text):
         raise DomainError("bad_value", f"`{spec.key}` cannot be empty.")
     if len(text) > 200:
         raise DomainError("bad_value", f"`{spec.key}` takes at most 200 characters.")

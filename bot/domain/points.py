@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from bot.domain.errors import DomainError
+from bot.domain.text import clean_line, has_visible
 
 
 class AwardKind(StrEnum):
@@ -324,12 +325,12 @@ def milestones_for(new_status: str) -> tuple[AwardKind, ...]:
 # -- adjustments -------------------------------------------------------------------------------
 def check_adjustment(delta: int, reason: str, limit: int) -> str:
     """Validate a moderator's adjustment; returns the cleaned reason."""
-    cleaned = " ".join(reason.split())
+    cleaned = clean_line(reason)
     if delta == 0:
         raise DomainError("bad_delta", "An adjustment of 0 points changes nothing.")
     if abs(delta) > limit:
         raise DomainError("delta_too_large", f"An adjustment is at most {limit} points either way.")
-    if not cleaned:
+    if not has_visible(cleaned):
         raise DomainError("reason_required", "Give a reason: members can see their history.")
     if len(cleaned) > REASON_MAX:
         raise DomainError("reason_too_long", f"Keep the reason under {REASON_MAX} characters.")

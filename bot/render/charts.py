@@ -17,6 +17,8 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from bot.domain.text import clean_line
+
 #: Width of every chart, and the height of its fixed parts plus one row, in pixels.
 WIDTH_PX = 800
 BASE_HEIGHT_PX = 120
@@ -122,7 +124,11 @@ def clean(text: str) -> str:
     """
     _, covered = _fonts()
     out = []
-    for char in text:
+    # First the cleaning every typed text gets (ANSI escapes removed whole, controls and
+    # bidi overrides dropped, NFC so "e" + accent is drawn as the "é" the font has); then
+    # what only a chart needs: format characters (joiners, marks) have no glyph to draw.
+    line = clean_line(text)
+    for char in line:
         category = unicodedata.category(char)
         if char.isspace():
             out.append(" ")
@@ -135,7 +141,7 @@ def clean(text: str) -> str:
         else:
             out.append(MISSING_GLYPH)
     cleaned = " ".join("".join(out).split())
-    return cleaned or (MISSING_GLYPH if text.strip() else "")
+    return cleaned or (MISSING_GLYPH if line else "")
 
 
 @functools.cache

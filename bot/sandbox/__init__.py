@@ -34,9 +34,10 @@ in ``Sandbox.unhandled_routes``):
 - custom emojis (reactions with ``name:id`` get 10014 Unknown Emoji) and super reactions;
 - sharding (one shard), ETF encoding, ``zstd-stream`` (discord.py falls back to plain text
   frames, which it accepts), gateway rate limits and the global REST limit of 50/s;
-- interactions in DMs and user-installed apps; command permission overrides (only
-  ``default_member_permissions`` is checked); localisations; attachment uploads in slash
-  options beyond ``(filename, bytes)`` tuples;
+- interactions in DMs and user-installed apps; command permission overrides other than
+  a command's role and member overrides set with ``Driver.set_command_permission`` (no
+  channel or app-wide overrides, no REST route for them); localisations; attachment
+  uploads in slash options beyond ``(filename, bytes)`` tuples;
 - private-thread visibility rules, slow mode, automod, nitro/boost limits, message
   forwarding, embeds unfurled from links, role/member mentions' ping semantics beyond the
   ``mentions`` arrays;

@@ -424,11 +424,14 @@ class Rest:
                     "type": 1,
                     "description": "",
                     "options": [],
-                    "default_member_permissions": None,
                     "nsfw": False,
                     "contexts": None,
                     "integration_types": [0],
                     **cmd,
+                    # Sent as a number or a string; Discord answers with a string.
+                    "default_member_permissions": _permission_string(
+                        cmd.get("default_member_permissions")
+                    ),
                     "id": ids.get(key) or str(self.world.ids.next()),
                     "application_id": str(self.world.application_id),
                     "version": str(self.world.ids.next()),
@@ -904,12 +907,31 @@ def _validate_commands(commands: list[Json]) -> None:
             _validate_options(errors, cmd, (i,))
         else:
             errors.length(name, (i, "name"), 32, 1)
+        needed = cmd.get("default_member_permissions")
+        if needed is not None and _permission_string(needed) is None:
+            errors.add(
+                (i, "default_member_permissions"),
+                "NUMBER_TYPE_COERCE",
+                f"Value {needed!r} is not a valid permissions integer.",
+            )
     for kind in (1, 2, 3):
         if sum(1 for c in commands if c.get("type", 1) == kind) > 100:
             errors.add(
                 (), "APPLICATION_COMMANDS_TOO_MANY", "Maximum number of application commands (100)"
             )
     errors.raise_if_any()
+
+
+def _permission_string(value: Any) -> str | None:
+    """A command's ``default_member_permissions`` as Discord stores it (a decimal string),
+    or None when unset or not a non-negative integer (``True`` is not one)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and value >= 0:
+        return str(value)
+    if isinstance(value, str) and value.isdecimal() and value.isascii():
+        return str(int(value))
+    return None
 
 
 def _validate_options(errors: validation.Errors, cmd: Json, path: tuple[str | int, ...]) -> None:

@@ -739,6 +739,8 @@ class IdeaService:
         source's author becomes a contributor of the target, the source becomes a duplicate."""
         if source_no == target_no:
             raise InvalidInput("An idea cannot be merged into itself.")
+        with domain_errors():
+            reason = validate_reason(reason, required=False)
 
         def unit(conn: Tx) -> MergeResult:
             source = repo.get_by_number(conn, guild_id, source_no)
