@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from conftest import Env
 from helpers import embed_text, reply_of
-from ideas_helpers import card, fresh_member, idea, idea_count
+from ideas_helpers import card, fresh_member, handlers_done, idea, idea_count
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -24,6 +24,7 @@ async def test_a_disguised_title_in_a_tagged_message_is_stored_cleaned(env: Env)
         "[idea] Refund \u202egnp.exe\u202c\x07\n\x1b[31mSee\x1b[0m the attachment\x00.",
     )
     reply = await d.wait_for_message(c.general, predicate=lambda m: m.reference_id == source.id)
+    await handlers_done(env)  # the card is recorded right after the reply
     found = await env.bot.services.ideas.by_source(c.guild.id, source.id)
     assert found is not None and f"#{found.number}" in reply.content
     assert found.title == "Refund gnp.exe"

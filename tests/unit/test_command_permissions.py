@@ -10,11 +10,11 @@ from typing import Any
 
 import discord
 import pytest
-from bot.sandbox.community import MODERATOR_COMMANDS
 from discord import app_commands
 
 from bot.app import create_bot
 from bot.client import CocreateBot, discover_extensions
+from bot.demo.community import MODERATOR_COMMANDS
 from bot.settings import load_settings
 from cogs._common import MODERATOR_PERMISSIONS
 
