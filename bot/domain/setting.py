@@ -1,8 +1,9 @@
 """What a per-server setting is: declared once, with its feature.
 
 Each feature lists its settings in ``bot/domain/settings/<feature>.py`` — key, type,
-default, help text, the comment operators read in ``config/default.toml``, bounds and who
-may change it. Everything else is derived from those declarations: the registry
+default, help text, the comment operators read in ``config/default.toml`` and bounds.
+Moderators change every one of them (``/config``, ``/setup``). Everything else is
+derived from those declarations: the registry
 (:data:`bot.domain.guild_config.GUILD_SETTINGS`), validation, ``/config`` and the
 ``[guild_defaults]`` section of the defaults file (:func:`render_guild_defaults`; a test
 fails when the file and the declarations disagree).
@@ -46,8 +47,6 @@ class Setting:
     minimum: int | None = None
     maximum: int | None = None
     max_items: int = 25
-    #: Who may change it: "moderator" (Manage Server or a moderator role) or "staff".
-    editable_by: str = "moderator"
     #: The feature that declares it (set when the feature registers its settings).
     feature: str = field(default="", compare=False)
 
