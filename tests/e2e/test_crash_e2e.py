@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from helpers import embed_text
+from helpers import embed_text, reply_of
 from process_helpers import BotProcess
 
 from bot.app import create_services
@@ -148,3 +148,35 @@ async def test_counts_stored_before_a_crash_reach_the_card_after_restart(
 
     await bot.start()
     await driver.wait_for_edit(card, predicate=lambda m: "👍 1" in embed_text(m), timeout=15)
+
+
+async def test_a_channel_watched_just_before_a_crash_is_caught_up(
+    world: tuple[Driver, Community], bot: BotProcess
+) -> None:
+    """The cursor starts when the channel becomes watched, in the same commit: a crash
+    right after the change loses nothing members post before the restart."""
+    driver, c = world
+    fresh = driver.add_text_channel(c.guild, "feature-requests")
+    await bot.start()
+    answer = await reply_of(
+        await driver.slash(
+            c.mod,
+            "config set",
+            channel=c.general,
+            key="watched_channels",
+            value=f"<#{c.general.id}> <#{fresh.id}>",
+        )
+    )
+    assert "watched_channels" in answer.content
+    await bot.kill()  # acknowledged: stored; no message seen there yet
+    missed = [
+        await driver.post(fresh, member, f"[idea] Posted during the outage by {member.name}")
+        for member in (c.alice, c.bob, c.carol)
+    ]
+
+    await bot.start()
+    for _ in missed:
+        await driver.wait_for_message(fresh, contains="Captured as idea", timeout=15)
+    await _settled(driver, bot)
+    sources = {row[0] for row in bot.query("SELECT source_message_id FROM ideas")}
+    assert sources == {m.id for m in missed}
