@@ -11,11 +11,12 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from bot import __version__
 from bot.errors import ConfigError
@@ -23,8 +24,10 @@ from bot.settings import Settings, load_settings, load_token
 
 if TYPE_CHECKING:
     from bot.app import Services
+    from bot.client import CocreateBot
 
 log = logging.getLogger("cocreate")
+T = TypeVar("T")
 
 OAUTH_SCOPES = ("bot", "applications.commands")
 
@@ -209,42 +212,99 @@ async def _purge(settings: Settings, guild_id: int) -> int:
 
 
 async def _run_bot(settings: Settings, *, sync_only: bool) -> int:
+    """Log in and serve until SIGINT/SIGTERM; whatever happens, end with a full close."""
+    import discord
+
     from bot.app import create_bot
 
     assert settings.token is not None
     bot = create_bot(settings)
-    loop = asyncio.get_running_loop()
-    stopping = asyncio.Event()
-    shutdown: list[asyncio.Task[None]] = []
-
-    def request_stop(signame: str) -> None:
-        if not stopping.is_set():
-            log.info("%s received: shutting down", signame)
-            stopping.set()
-            shutdown.append(loop.create_task(bot.close(), name="cocreate-shutdown"))
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):  # not on Windows
-            loop.add_signal_handler(sig, request_stop, sig.name)
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
     try:
+        # login() runs setup_hook: database, scheduler, cogs.
+        if not await _unless_stopped(bot.login(settings.token.reveal()), stop):
+            return 0
         if sync_only:
-            await bot.login(settings.token.reveal())  # runs setup_hook: cogs loaded
             await bot.sync_commands(force=True)
             print(f"Synced {len(bot.tree.get_commands())} commands.")
             return 0
-        await bot.start(settings.token.reveal())
-    except Exception as exc:
-        import discord
-
-        if isinstance(exc, discord.LoginFailure):
-            print("cocreate: Discord rejected the token (DISCORD_TOKEN).", file=sys.stderr)
-            await bot.close()
-            return 2
-        raise
+        await _serve(bot, stop)
+    except discord.LoginFailure:
+        print("cocreate: Discord rejected the token (DISCORD_TOKEN).", file=sys.stderr)
+        return 2
     finally:
-        if not bot.is_closed():
-            await bot.close()
+        # Stops the gateway, lets running handlers finish, commits and closes the database.
+        # Awaited here, in full: asyncio.run() would cancel a shutdown still running when
+        # this returns, and aiosqlite's threads, never closed, would keep the process alive.
+        await bot.close()
     return 0
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    """SIGINT/SIGTERM set ``stop``; a second one ends the process at once."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if stop.is_set():
+            _exit_now(sig)
+        log.info("%s received: shutting down", sig.name)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # not on Windows
+            loop.add_signal_handler(sig, on_signal, sig)
+
+
+def _exit_now(sig: signal.Signals) -> NoReturn:
+    """The operator insists: end the process without waiting for handlers or the writer.
+
+    The database stays sound: SQLite commits atomically, so a process ending at any
+    instant, even inside a COMMIT on the writer's thread, leaves a consistent file (the next
+    open ignores a transaction the write-ahead log holds only in part). And nothing a
+    member was told is lost: the group commit answers a caller only after its COMMIT, so
+    only writes still queued, which nobody was told about, are dropped.
+    """
+    log.warning("%s received again: exiting now, without waiting", sig.name)
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(128 + sig)
+
+
+async def _unless_stopped(work: Coroutine[Any, Any, T], stop: asyncio.Event) -> bool:
+    """Run ``work`` to its end (True) unless ``stop`` is set first: then cancel it (False)."""
+    task = asyncio.create_task(work)
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if task.done():
+        task.result()  # raises what the work raised
+        return True
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return False
+
+
+async def _serve(bot: CocreateBot, stop: asyncio.Event) -> None:
+    """Run the gateway until it ends by itself (an error) or ``stop`` is set."""
+    gateway = asyncio.create_task(bot.connect(reconnect=True), name="cocreate-gateway")
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({gateway, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if gateway.done():
+        await gateway  # raises why the gateway ended
+        return
+    await bot.close()  # connect() returns once close() has closed the gateway...
+    if not gateway.done():
+        gateway.cancel()  # ...unless it was between two attempts to connect
+    with contextlib.suppress(asyncio.CancelledError):
+        await gateway
 
 
 if __name__ == "__main__":
