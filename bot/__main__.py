@@ -25,6 +25,7 @@ from bot.settings import Settings, load_settings, load_token
 if TYPE_CHECKING:
     from bot.app import Services
     from bot.client import CocreateBot
+    from bot.storage.database import DatabaseUnavailable
 
 log = logging.getLogger("cocreate")
 T = TypeVar("T")
@@ -86,6 +87,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from bot.storage.database import unavailable
+
+        problem = unavailable(exc, settings.database.path)
+        if problem is None:
+            raise
+        print(f"cocreate: {storage_advice(problem, settings)}", file=sys.stderr)
+        return 2
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
@@ -129,6 +138,30 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return asyncio.run(run_benchmarks(args.suite, quick=args.quick))
     raise AssertionError(command)
+
+
+def storage_advice(problem: DatabaseUnavailable, settings: Settings) -> str:
+    """One line for the operator: which file, what is wrong with it, what to do."""
+    from bot.app import backups_dir
+
+    path, detail = problem.path, problem.detail
+    if problem.problem == problem.NOT_SQLITE:
+        configured = path.resolve() == Path(settings.database.path).resolve()
+        copy = f"the newest copy from {backups_dir(settings)}" if configured else "a backup"
+        return (
+            f"{path} is not a usable SQLite database ({detail}); it was left untouched. "
+            f"Restore {copy} in its place (or set [database] path to a new file), "
+            "then start again."
+        )
+    if problem.problem == problem.LOCKED:
+        return (
+            f"{path} is locked by another process ({detail}): another Cocreate is probably "
+            "running with this database. Stop it (or whatever holds the file), then start again."
+        )
+    return (
+        f"cannot use {path} ({detail}): check [database] path, and that this user may read "
+        "and write the file and its folder."
+    )
 
 
 def invite_url(client_id: str) -> str:
@@ -221,6 +254,10 @@ async def _run_bot(settings: Settings, *, sync_only: bool) -> int:
     bot = create_bot(settings)
     stop = asyncio.Event()
     _stop_on_signals(stop)
+    # The database first: broken storage stops the start here, before any network (the
+    # bot's setup_hook finds it open). Stopped meanwhile, start() closes it again.
+    if not await _unless_stopped(bot.services.start(), stop):
+        return 0
     try:
         # login() runs setup_hook: database, scheduler, cogs.
         if not await _unless_stopped(bot.login(settings.token.reveal()), stop):
