@@ -12,9 +12,10 @@ import contextlib
 import json
 import logging
 import os
+import random
 import signal
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -259,8 +260,8 @@ async def _run_bot(settings: Settings, *, sync_only: bool) -> int:
     if not await _unless_stopped(bot.services.start(), stop):
         return 0
     try:
-        # login() runs setup_hook: database, scheduler, cogs.
-        if not await _unless_stopped(bot.login(settings.token.reveal()), stop):
+        # login() runs setup_hook: scheduler, cogs, timers, command sync.
+        if not await _unless_stopped(_log_in(bot, settings.token.reveal()), stop):
             return 0
         if sync_only:
             await bot.sync_commands(force=True)
@@ -276,6 +277,73 @@ async def _run_bot(settings: Settings, *, sync_only: bool) -> int:
         # this returns, and aiosqlite's threads, never closed, would keep the process alive.
         await bot.close()
     return 0
+
+
+#: Waits between attempts to reach Discord at start: about RETRY_FIRST seconds after the
+#: first failure, doubling up to RETRY_CAP, like the gateway's reconnects once connected.
+RETRY_FIRST = 1.0
+RETRY_CAP = 60.0
+
+
+def retry_delay(attempt: int, rng: Callable[[], float] = random.random) -> float:
+    """Seconds to wait after failed attempt number ``attempt`` (from 1): exponential and
+    capped, half of it random, so that bots restarted together after an outage do not
+    return in step ("equal jitter")."""
+    ceiling = min(RETRY_CAP, RETRY_FIRST * 2 ** min(attempt - 1, 32))
+    return ceiling / 2 + rng() * ceiling / 2
+
+
+async def _log_in(bot: CocreateBot, token: str) -> None:
+    """``bot.login``, retried with :func:`retry_delay` while Discord cannot be reached (no
+    DNS, refused or dropped connections, time-outs, 5xx answers): one log line per failed
+    attempt. A rejected token (``LoginFailure``) and errors of the bot's own start-up
+    (``setup_hook``) are raised at once."""
+    import aiohttp
+    import discord
+
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            await bot.login(token)
+        except (OSError, aiohttp.ClientError, TimeoutError, discord.DiscordServerError) as exc:
+            if bot.application_id is not None:
+                raise  # Discord answered the login: this came from setup_hook
+            delay = retry_delay(attempt)
+            log.warning(
+                "Discord is unreachable at %s (%s); attempt %d failed, retrying in %.1fs",
+                discord.http.Route.BASE,
+                _why_unreachable(exc),
+                attempt,
+                delay,
+            )
+            # discord.py opens a new HTTP session on every login: close the failed one's
+            # (and the connector that goes with it, or the next session would reuse it).
+            await bot.http.close()
+            bot.http.connector = discord.utils.MISSING
+            await asyncio.sleep(delay)
+        else:
+            if attempt > 1:
+                log.info("Reached Discord at attempt %d", attempt)
+            return
+
+
+def _why_unreachable(exc: BaseException) -> str:
+    import aiohttp
+    import discord
+
+    if isinstance(exc, discord.DiscordServerError):
+        return f"it answered {exc.status} {exc.response.reason or ''}".rstrip()
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        error = exc.os_error
+        if isinstance(error.errno, int) and error.errno > 0:
+            reason = os.strerror(error.errno)
+        else:  # DNS errors have negative codes of their own
+            reason = error.strerror or str(error)
+        return f"cannot connect to {exc.host}:{exc.port}: {reason}"
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    return str(exc) or type(exc).__name__
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:

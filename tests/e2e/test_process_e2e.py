@@ -7,7 +7,9 @@ requirement itself, far above the time a shutdown takes (printed with ``-s``).
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -140,3 +142,99 @@ async def test_second_signal_exits_at_once_and_keeps_the_database_sound(
     assert "Cocreate stopped cleanly" not in r.process.output
     assert read_db(r.db_path, "PRAGMA integrity_check") == [("ok",)]
     assert _stored_vote(r, 1, c.bob.id) == [(1,)]  # committed before the reply hung
+
+
+# -- Discord unreachable at start -----------------------------------------------------------
+UNREACHABLE = r"Discord is unreachable at .*; attempt {n} failed, retrying in \d+\.\ds"
+
+
+@contextlib.asynccontextmanager
+async def _starting(
+    driver: Driver, tmp_path: Path, *, token: str | None = None, **settings: str
+) -> AsyncIterator[tuple[BotProcess, Community]]:
+    """``python -m bot run`` for the community, started whether or not the sandbox is up."""
+    community = seed_community(driver)
+    db_path = tmp_path / "cocreate.db"
+    await prepare_database(driver, community, db_path)
+    sandbox = driver.sandbox
+    env = bot_environment(
+        sandbox.api_base, sandbox.gateway_url, db_path, token=token or sandbox.token, **settings
+    )
+    process = await BotProcess.start(env, "run", cwd=tmp_path)
+    try:
+        yield process, community
+    finally:
+        await process.kill()
+
+
+def _refusing_port() -> socket.socket:
+    """A loopback port that refuses connections (bound, not listening) until closed."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+async def test_connection_refused_at_start_is_retried_until_discord_is_up(
+    tmp_path: Path,
+) -> None:
+    refusing = _refusing_port()
+    sandbox = Sandbox(port=refusing.getsockname()[1])
+    driver = Driver(sandbox)
+    try:
+        async with _starting(driver, tmp_path) as (process, _):
+            await process.wait_for_line(UNREACHABLE.format(n=2))
+            refusing.close()
+            await sandbox.start()  # the same port, now listening
+            await process.wait_for_line(r"Connected as .* to 1 guild")
+            out = process.output
+            assert process.count(r"Connection refused\); attempt \d+ failed") >= 2
+            assert "Traceback" not in out
+            assert process.count(r"Reached Discord at attempt \d+") == 1
+            process.send(signal.SIGINT)
+            assert await process.exit_code(timeout=SHUTDOWN_TIMEOUT + 20) == 0
+    finally:
+        refusing.close()
+        await driver.stop_bot()
+        await sandbox.stop()
+
+
+async def test_5xx_on_login_is_retried_then_the_bot_connects(tmp_path: Path) -> None:
+    async with Driver(Sandbox()) as driver:
+        outage = driver.sandbox.faults.fail("GET", "/users/@me", 503, times=2)
+        async with _starting(driver, tmp_path) as (process, _):
+            await process.wait_for_line(r"Connected as .* to 1 guild")
+            assert outage.hits == 2
+            for n in (1, 2):
+                line = await process.wait_for_line(UNREACHABLE.format(n=n))
+                assert "it answered 503 Service Unavailable" in line
+            assert process.count(r"Discord is unreachable") == 2
+            assert "Traceback" not in process.output
+            process.send(signal.SIGTERM)
+            assert await process.exit_code(timeout=SHUTDOWN_TIMEOUT + 20) == 0
+
+
+async def test_a_rejected_token_after_an_outage_still_exits_2(tmp_path: Path) -> None:
+    async with Driver(Sandbox()) as driver:
+        driver.sandbox.faults.fail("GET", "/users/@me", 503, times=1)
+        async with _starting(driver, tmp_path, token="not-this-bots-token") as (process, _):
+            code = await process.exit_code(timeout=60)
+            assert code == 2, process.output
+            assert process.count(UNREACHABLE.format(n=1)) == 1  # the outage was retried...
+            assert "Discord rejected the token" in process.output  # ...the token was not
+            assert "Traceback" not in process.output
+
+
+async def test_a_stop_signal_while_waiting_to_retry_exits_cleanly(tmp_path: Path) -> None:
+    refusing = _refusing_port()
+    try:
+        driver = Driver(Sandbox(port=refusing.getsockname()[1]))
+        async with _starting(driver, tmp_path) as (process, _):
+            await process.wait_for_line(UNREACHABLE.format(n=1))
+            sent = process.send(signal.SIGINT)
+            code = await process.exit_code(timeout=SHUTDOWN_TIMEOUT + 20)
+            assert code == 0, process.output
+            assert time.monotonic() - sent < SHUTDOWN_TIMEOUT + 2
+            assert "Cocreate stopped cleanly" in process.output
+            assert "Traceback" not in process.output
+    finally:
+        refusing.close()
