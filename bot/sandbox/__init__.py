@@ -23,7 +23,8 @@ Pointing discord.py at a sandbox by hand: :func:`point_discord_py_at` with
 ``Sandbox.api_base`` and ``Sandbox.gateway_url`` (undo with :func:`restore_discord_py`).
 
 What is emulated: see the module docstrings of :mod:`.gateway`, :mod:`.rest`,
-:mod:`.ratelimit` and :mod:`.validation`.
+:mod:`.ratelimit` and :mod:`.validation`. Outages and slow requests on demand:
+:mod:`.faults` (``Sandbox.faults``).
 
 What is NOT emulated (requests for unimplemented routes are answered 404 code 0 and listed
 in ``Sandbox.unhandled_routes``):
@@ -46,6 +47,7 @@ in ``Sandbox.unhandled_routes``):
 
 from bot.sandbox.driver import Driver, InteractionResult, InvalidInteraction, Modal, Response
 from bot.sandbox.errors import ApiError
+from bot.sandbox.faults import Fault, Faults
 from bot.sandbox.mentions import readable
 from bot.sandbox.ratelimit import RateLimitRule, RateLimits
 from bot.sandbox.rest import RestCall
@@ -72,6 +74,8 @@ __all__ = [
     "Channel",
     "ChannelType",
     "Driver",
+    "Fault",
+    "Faults",
     "Guild",
     "Intent",
     "InteractionResult",

@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
@@ -22,6 +23,7 @@ from aiohttp import web
 
 from bot.sandbox import validation
 from bot.sandbox.errors import ApiError, missing_access, unknown
+from bot.sandbox.faults import Faults
 from bot.sandbox.ratelimit import Bucket, RateLimiter, RateLimitRule
 from bot.sandbox.state import Attachment as StoredFile
 from bot.sandbox.state import (
@@ -100,6 +102,13 @@ def _json_response(
     )
 
 
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
 class Rest:
     """The REST half of the sandbox."""
 
@@ -123,6 +132,7 @@ class Rest:
         self.allowed_privileged = allowed_privileged
         self.calls: list[RestCall] = []
         self.unhandled: list[RestCall] = []
+        self.faults = Faults(world.changed)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -147,9 +157,14 @@ class Rest:
                 continue
             call.route = template
             params = {k: unquote(v) for k, v in match.groupdict().items()}
-            response = await self._run(
-                request, call, handler, Ctx(request, params, call.json, files, request.query)
-            )
+            failure = await self.faults.intercept(request.method, template)
+            if failure is not None:
+                body = {"message": f"{failure}: {_phrase(failure)}", "code": 0}
+                response = _json_response(failure, body)
+            else:
+                response = await self._run(
+                    request, call, handler, Ctx(request, params, call.json, files, request.query)
+                )
             break
         else:
             call.route = "(unhandled)"

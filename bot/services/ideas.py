@@ -57,7 +57,7 @@ from bot.domain.ranking import SortOrder, rank
 from bot.domain.similarity import SimilarityIndex
 from bot.domain.snowflake import time_snowflake
 from bot.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited
-from bot.services._util import domain_errors
+from bot.services._util import clamp_page, domain_errors
 from bot.services.guild_settings import GuildSettingsService
 from bot.storage import Tx, common
 from bot.storage import ideas as repo
@@ -937,7 +937,7 @@ class IdeaService:
         if not words:
             raise InvalidInput("Search for at least one word.")
         match = " ".join(f'"{w}"*' for w in words[:12])
-        offset = (max(1, page) - 1) * PAGE_SIZE
+        offset = (clamp_page(page) - 1) * PAGE_SIZE
         ideas, total = await self._db.read(
             lambda c: repo.search(c, guild_id, match, PAGE_SIZE, offset)
         )

@@ -48,7 +48,7 @@ from bot.domain.points import (
     VoteAction,
 )
 from bot.errors import Conflict, PermissionDenied
-from bot.services._util import domain_errors
+from bot.services._util import clamp_page, domain_errors
 from bot.services.guild_settings import GuildSettingsService
 from bot.storage import common
 from bot.storage import points as repo
@@ -1235,7 +1235,7 @@ class PointsService:
         """
         with domain_errors():
             kinds = rules_mod.family_kinds(family)
-        page = max(0, page)
+        page = clamp_page(page, first=0)
         offset = page * per_page
         window = rules_mod.window_start(period, self._clock())
         totals = rules_mod.uses_totals(period, family)
