@@ -77,6 +77,7 @@ class DiscordSettings:
     message_content_intent: bool
     members_intent: bool
     guild_ready_timeout: float
+    card_edit_interval: float
 
 
 @dataclass(frozen=True)
@@ -328,6 +329,8 @@ RANGES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
     ("discord", "max_messages"): (lambda v: v >= 0, "0 or more"),
     # 0 fires READY without waiting for guild data.
     ("discord", "guild_ready_timeout"): (lambda v: 0 <= v < math.inf, "0 seconds or more"),
+    # 0 would edit a card on every vote: a burst of votes meets Discord's rate limits.
+    ("discord", "card_edit_interval"): (lambda v: 0 < v <= 60, "more than 0, at most 60 seconds"),
     # SQLite takes a C int; 0 fails at once on a lock.
     ("database", "busy_timeout_ms"): (
         lambda v: 0 <= v <= _C_INT_MAX,
