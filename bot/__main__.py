@@ -57,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     config = sub.add_parser("config", help="configuration commands")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     config_sub.add_parser("check", help="validate and print the effective settings (no secrets)")
+    defaults = config_sub.add_parser(
+        "defaults", help="print [guild_defaults] as the settings' declarations say"
+    )
+    defaults.add_argument(
+        "--write", action="store_true", help="rewrite that section of bot/default.toml"
+    )
     forget = sub.add_parser("forget", help="erase one member's data in one server")
     forget.add_argument("--guild", type=int, required=True)
     forget.add_argument("--user", type=int, required=True)
@@ -73,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "config" and args.config_command == "defaults":
+        return _guild_defaults(write=args.write)  # needs no settings: it renders them
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
@@ -96,6 +104,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"cocreate: {storage_advice(problem, settings)}", file=sys.stderr)
         return 2
+
+
+def _guild_defaults(*, write: bool) -> int:
+    """Print (or write into the defaults file) the ``[guild_defaults]`` section rendered
+    from the per-feature declarations in bot/domain/settings."""
+    from bot.domain.guild_config import guild_defaults_section
+    from bot.settings import DEFAULT_FILE
+
+    section = guild_defaults_section()
+    if not write:
+        print(section, end="")
+        return 0
+    path = Path(str(DEFAULT_FILE))
+    text = path.read_text(encoding="utf-8")
+    start = text.index("[guild_defaults]\n")
+    path.write_text(text[:start] + section, encoding="utf-8")
+    print(f"Wrote [guild_defaults] of {path}")
+    return 0
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:

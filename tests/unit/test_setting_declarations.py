@@ -73,3 +73,10 @@ def test_rendering_writes_comments_above_their_key() -> None:
         "x",
         'y "quoted"',
     ]
+
+
+def test_the_cli_prints_the_rendered_section(capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.__main__ import main
+
+    assert main(["config", "defaults"]) == 0
+    assert capsys.readouterr().out == guild_defaults_section()
