@@ -23,9 +23,9 @@ from discord.ext import commands
 from bot.client import CocreateBot
 from bot.domain.guild_config import Access, GuildConfig, access_of
 from bot.domain.points import KIND_FAMILIES, Period, RoleBasis, role_changes
+from bot.domain.points_model import LeaderboardPage as LeaderboardResult
 from bot.errors import InvalidInput
 from bot.render import points as render
-from bot.services.points import LeaderboardPage as LeaderboardResult
 from cogs._common import bot_of, mod_log, moderator_only
 from cogs._errors import ReportingDynamicItem
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -398,3 +398,38 @@ def rank_innovators(scores: Iterable[InnovatorScore], limit: int) -> list[Innova
         (s for s in scores if s.score > 0),
         key=lambda s: (-s.score, -s.implemented, s.member_id),
     )[:limit]
+
+
+def innovator_scores(
+    ideas: Iterable[Sequence[Any]], engaged: Mapping[int, int], since: str
+) -> list[InnovatorScore]:
+    """Fold per-idea rows and engagement counts into each member's score parts.
+
+    ``ideas`` are (author, status, support votes, submitted at, planned at, implemented
+    at) with times as sortable ISO text, like ``since``. Implemented counts ideas
+    implemented within the window; planned counts ideas now planned or in progress that
+    got there within it; votes count ideas submitted within it.
+    """
+    implemented: dict[int, int] = {}
+    planned: dict[int, int] = {}
+    votes: dict[int, list[int]] = {}
+    for author, status, support, submitted_at, planned_at, implemented_at in ideas:
+        author = int(author)
+        if status == "implemented" and implemented_at is not None and implemented_at >= since:
+            implemented[author] = implemented.get(author, 0) + 1
+        if status in ("planned", "in_progress") and planned_at is not None and planned_at >= since:
+            planned[author] = planned.get(author, 0) + 1
+        if submitted_at >= since:
+            votes.setdefault(author, []).append(int(support))
+    members = set(implemented) | set(planned) | set(votes) | set(engaged)
+    return [
+        InnovatorScore(
+            member,
+            implemented.get(member, 0),
+            planned.get(member, 0),
+            vote_roots(votes.get(member, [])),
+            engaged.get(member, 0),
+        )
+        for member in members
+        if member != FORGOTTEN
+    ]

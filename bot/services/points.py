@@ -27,11 +27,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable, Collection, Container, Iterable
+from collections.abc import Callable, Collection, Container
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from bot.domain import events
 from bot.domain import points as rules_mod
@@ -47,13 +47,21 @@ from bot.domain.points import (
     PointsRules,
     VoteAction,
 )
+from bot.domain.points_model import (
+    AwardResult,
+    AwardStatus,
+    LeaderboardPage,
+    LedgerEntry,
+    MemberPoints,
+    SeasonStart,
+)
 from bot.errors import Conflict, PermissionDenied
 from bot.services._util import domain_errors
 from bot.services.guild_settings import GuildSettingsService
 from bot.storage import common
 from bot.storage import points as repo
 from bot.storage.database import Database
-from bot.storage.points import IdeaStats, NewEntry, OutboxEvent, VotePair, ts
+from bot.storage.points import IdeaStats, KeyedEntry, NewEntry, OutboxEvent, VotePair, ts
 
 log = logging.getLogger(__name__)
 
@@ -67,80 +75,7 @@ AWARD_BATCH = 500
 #: A second season start within this long is taken for a double click.
 SEASON_GUARD = timedelta(minutes=1)
 
-Status = Literal["awarded", "capped", "duplicate", "skipped"]
 Changed = set[tuple[int, int]]
-
-
-class AwardResult(NamedTuple):
-    """What one award did. ``delta`` is what was paid; ``withheld`` what a cap kept back.
-
-    A named tuple: thousands are built per second on the award path, and a frozen
-    dataclass costs several times more to construct.
-    """
-
-    status: Status
-    member_id: int
-    delta: int = 0
-    withheld: int = 0
-    entry_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
-    """One ledger entry as members and moderators see it."""
-
-    id: int
-    delta: int
-    kind: str
-    reason: str
-    source_kind: str
-    source_id: int | None
-    actor_id: int | None
-    withheld: int
-    created_at: datetime
-
-    @property
-    def label(self) -> str:
-        """The kind in words (unknown kinds as stored)."""
-        try:
-            return rules_mod.LABELS[AwardKind(self.kind)]
-        except ValueError:
-            return self.kind
-
-
-@dataclass(frozen=True, slots=True)
-class MemberPoints:
-    """What ``/points show`` tells: totals, rank and the latest entries."""
-
-    member_id: int
-    all_time: int
-    season: int
-    season_no: int
-    rank: int | None
-    recent: list[LedgerEntry]
-
-
-@dataclass(frozen=True, slots=True)
-class LeaderboardPage:
-    """One page of a leaderboard; ``has_next`` says whether another follows."""
-
-    period: Period
-    family: str | None
-    page: int
-    per_page: int
-    rows: list[tuple[int, int, int]]  # (rank, member id, points)
-    has_next: bool
-    season_no: int
-
-
-@dataclass(frozen=True, slots=True)
-class SeasonStart:
-    """The outcome of starting a season: numbers, archived members, the top 3."""
-
-    closed: int
-    opened: int
-    archived: int
-    top: list[tuple[int, int]]
 
 
 @dataclass(slots=True)
@@ -170,27 +105,13 @@ class _Batch:
     changed: Changed = field(default_factory=set)
 
 
-def _entry(row: sqlite3.Row) -> LedgerEntry:
-    return LedgerEntry(
-        int(row["id"]),
-        int(row["delta"]),
-        str(row["kind"]),
-        str(row["reason"]),
-        str(row["source_kind"]),
-        row["source_id"],
-        row["actor_id"],
-        int(row["withheld"]),
-        datetime.fromisoformat(row["created_at"]),
-    )
-
-
 def _helpful_state(
     conn: sqlite3.Connection, guild_id: int, message_id: int
-) -> tuple[list[sqlite3.Row], int]:
+) -> tuple[list[KeyedEntry], int]:
     """(the message's helpful awards, oldest first; how many were taken back)."""
     rows = repo.source_entries(conn, guild_id, "message", message_id, AwardKind.HELPFUL_ANSWER)
-    undone = sum(str(r["award_key"]).startswith("helpful_undo:") for r in rows)
-    awards = [r for r in rows if not str(r["award_key"]).startswith("helpful_undo:")]
+    undone = sum(r.award_key.startswith("helpful_undo:") for r in rows)
+    awards = [r for r in rows if not r.award_key.startswith("helpful_undo:")]
     return awards, undone
 
 
@@ -304,7 +225,7 @@ class PointsService:
         if granted:
             counted = {group.value: granted} if group is not None and granted > 0 else None
             repo.add_to_totals(conn, guild_id, member_id, granted, when, day, counted)
-        status: Status = "capped" if withheld else "awarded"
+        status: AwardStatus = "capped" if withheld else "awarded"
         return AwardResult(status, member_id, granted, withheld, entry_id)
 
     async def award(
@@ -574,9 +495,9 @@ class PointsService:
             if len(awards) <= undone:
                 return None
             paid = awards[-1]
-            if actor_id is not None and paid["actor_id"] != actor_id:
+            if actor_id is not None and paid.actor_id != actor_id:
                 return None
-            member, delta = int(paid["member_id"]), int(paid["delta"])
+            member, delta = paid.member_id, paid.delta
             result = self._pay(
                 conn,
                 rules,
@@ -593,7 +514,7 @@ class PointsService:
                 capped=False,
             )
             if delta > 0 and member:
-                paid_day = rules_mod.day_key(datetime.fromisoformat(paid["created_at"]))
+                paid_day = rules_mod.day_key(paid.created_at)
                 repo.give_back_cap(conn, guild_id, member, CapGroup.HELPFUL, paid_day, delta)
             return result
 
@@ -1087,17 +1008,17 @@ class PointsService:
             return
         guild, idea = stats.guild_id, stats.idea_id
         for row in repo.entries_with_key_prefix(conn, guild, f"hide:{idea}:{stats.hide_seq}:"):
-            member = int(row["member_id"])
-            if member == FORGOTTEN or not row["delta"]:
+            member = row.member_id
+            if member == FORGOTTEN or not row.delta:
                 continue
             result = self._pay(
                 conn,
                 rules,
                 guild_id=guild,
                 member_id=member,
-                kind=AwardKind(row["kind"]),
-                delta=-int(row["delta"]),
-                key=f"unhide:{idea}:{stats.hide_seq}:{member}:{row['kind']}",
+                kind=AwardKind(row.kind),
+                delta=-row.delta,
+                key=f"unhide:{idea}:{stats.hide_seq}:{member}:{row.kind}",
                 reason=f"idea #{idea} visible again: its points are restored",
                 source_kind="idea",
                 source_id=idea,
@@ -1193,11 +1114,9 @@ class PointsService:
                     rank = repo.rank_of(conn, guild_id, all_time)
                 else:
                     above = repo.members_above(conn, guild_id, all_time)
-            rows = repo.recent_entries(conn, guild_id, member_id, recent)
+            entries = repo.recent_entries(conn, guild_id, member_id, recent)
             season_no, _ = repo.current_season(conn, guild_id)
-            card = MemberPoints(
-                member_id, all_time, season, season_no, rank, [_entry(r) for r in rows]
-            )
+            card = MemberPoints(member_id, all_time, season, season_no, rank, entries)
             return card, above
 
         card, above = await self._db.read(read)
@@ -1211,8 +1130,7 @@ class PointsService:
 
     async def history(self, guild_id: int, member_id: int, *, limit: int = 20) -> list[LedgerEntry]:
         """A member's latest ledger entries, newest first (moderators)."""
-        rows = await self._db.read(lambda c: repo.recent_entries(c, guild_id, member_id, limit))
-        return [_entry(r) for r in rows]
+        return await self._db.read(lambda c: repo.recent_entries(c, guild_id, member_id, limit))
 
     async def totals(self, guild_id: int, member_id: int) -> tuple[int, int]:
         """(all-time, season) points of one member."""
@@ -1306,7 +1224,7 @@ class PointsService:
         def read(conn: sqlite3.Connection) -> list[InnovatorScore]:
             ideas = repo.innovator_ideas(conn, guild_id, since)
             engaged = repo.engagement_counts(conn, guild_id, since)
-            return innovator_scores(ideas, engaged, since)
+            return rules_mod.innovator_scores(ideas, engaged, since)
 
         scores = await self._db.read(read)
         return rules_mod.rank_innovators((s for s in scores if s.member_id not in exclude), limit)
@@ -1374,36 +1292,3 @@ def _window(
     fetch: Callable[[sqlite3.Connection, int, int], list[tuple[int, int]]], start: int, count: int
 ) -> Callable[[sqlite3.Connection], list[tuple[int, int]]]:
     return lambda conn: fetch(conn, start, count)
-
-
-def innovator_scores(
-    ideas: Iterable[sqlite3.Row | tuple[Any, ...]], engaged: dict[int, int], since: str
-) -> list[InnovatorScore]:
-    """Fold per-idea rows and engagement counts into each member's score parts.
-
-    Implemented counts ideas implemented within the window; planned counts ideas now planned
-    or in progress that got there within it; votes count ideas submitted within it.
-    """
-    implemented: dict[int, int] = {}
-    planned: dict[int, int] = {}
-    votes: dict[int, list[int]] = {}
-    for author, status, support, submitted_at, planned_at, implemented_at in ideas:
-        author = int(author)
-        if status == "implemented" and implemented_at is not None and implemented_at >= since:
-            implemented[author] = implemented.get(author, 0) + 1
-        if status in ("planned", "in_progress") and planned_at is not None and planned_at >= since:
-            planned[author] = planned.get(author, 0) + 1
-        if submitted_at >= since:
-            votes.setdefault(author, []).append(int(support))
-    members = set(implemented) | set(planned) | set(votes) | set(engaged)
-    return [
-        InnovatorScore(
-            member,
-            implemented.get(member, 0),
-            planned.get(member, 0),
-            rules_mod.vote_roots(votes.get(member, [])),
-            engaged.get(member, 0),
-        )
-        for member in members
-        if member != FORGOTTEN
-    ]

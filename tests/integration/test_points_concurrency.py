@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from bot.domain.points import AwardKind
+from bot.domain.points_model import AwardResult
 from bot.services.guild_settings import GuildSettingsService
-from bot.services.points import AwardResult, PointsService
+from bot.services.points import PointsService
 from bot.settings import Settings
 from bot.storage.database import Database
 

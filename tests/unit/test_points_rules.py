@@ -26,6 +26,7 @@ from bot.domain.points import (
     day_key,
     family_kinds,
     innovator_score,
+    innovator_scores,
     milestones_for,
     next_season,
     pair_allows,
@@ -40,7 +41,6 @@ from bot.domain.points import (
     vote_roots,
     window_start,
 )
-from bot.services.points import innovator_scores
 from bot.settings import load_settings
 
 ROLE_A, ROLE_B = 111111111111111111, 222222222222222222
