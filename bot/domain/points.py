@@ -251,6 +251,43 @@ def role_changes(
     return wanted - held, held - wanted
 
 
+def roles_to_recheck_after_season(rules: PointsRules) -> tuple[int, ...]:
+    """Reward roles whose holders may be owed a change once a season starts: every one
+    when roles follow season totals (each just went back to 0), none otherwise."""
+    if rules.role_basis is not RoleBasis.SEASON:
+        return ()
+    return tuple(r.role_id for r in rules.role_rewards)
+
+
+# -- helpful answers -----------------------------------------------------------------------
+def may_mark_helpful(marker_id: int, answerer_id: int, *, moderator: bool, asked: bool) -> bool:
+    """Whether a ✅ marks an answer helpful: the asker's (who started the thread, or wrote
+    the message the answer replies to) or a moderator's; never the answerer's own."""
+    return bool(answerer_id) and marker_id != answerer_id and (moderator or asked)
+
+
+def asker_decides(marker_id: int, answerer_id: int, *, moderator: bool) -> bool:
+    """Whether :func:`may_mark_helpful` depends on ``asked``: finding who asked may cost
+    Discord requests, so it is looked up only then."""
+    return not moderator and bool(answerer_id) and marker_id != answerer_id
+
+
+def cannot_carry_helpful(answerer_id: int, removed_by: int) -> frozenset[int]:
+    """Members whose ✅ cannot carry an answer's award once the ✅ that paid was removed:
+    the answerer and whoever removed theirs (no need to look them up)."""
+    return frozenset((answerer_id, removed_by))
+
+
+def carries_helpful(
+    marker_id: int, answerer_id: int, removed_by: int, *, moderator: bool, asked: bool
+) -> bool:
+    """Whether a ✅ still on an answer carries its award once the ✅ that paid was removed:
+    one that may mark it helpful, other than the remover's (the first such ✅ carries it)."""
+    return marker_id not in cannot_carry_helpful(answerer_id, removed_by) and may_mark_helpful(
+        marker_id, answerer_id, moderator=moderator, asked=asked
+    )
+
+
 # -- caps and cooldowns --------------------------------------------------------------------
 def capped_delta(delta: int, used_today: int, cap: int) -> int:
     """What may be paid of ``delta`` when ``used_today`` of a daily ``cap`` is spent.

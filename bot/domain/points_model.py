@@ -79,9 +79,30 @@ class LeaderboardPage:
 
 @dataclass(frozen=True, slots=True)
 class SeasonStart:
-    """The outcome of starting a season: numbers, archived members, the top 3."""
+    """The outcome of starting a season: numbers, archived members, the top 3.
+
+    ``recheck_roles`` are the reward roles whose holders may now be owed a change (when
+    roles follow season totals, every one of them just went back to 0).
+    """
 
     closed: int
     opened: int
     archived: int
     top: list[tuple[int, int]]
+    recheck_roles: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RoleChange:
+    """The reward roles to give a member and to take from them (role ids, sorted)."""
+
+    member_id: int
+    add: tuple[int, ...]
+    remove: tuple[int, ...]
+
+
+class HelpfulMarker(NamedTuple):
+    """Someone whose ✅ is on an answer: who, and whether they moderate the guild."""
+
+    member_id: int
+    moderator: bool

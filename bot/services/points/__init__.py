@@ -23,7 +23,9 @@ method: on the award path that is lost in the noise (measured, CPU per award unc
 Every change is one write unit: the award key is checked, the cap read, the ledger entry
 appended and the totals and cap counters updated in the same transaction. The writer runs
 units one after another, so concurrent awards cannot race past a cap, and no code ever
-reads a balance and writes it back. The rules themselves are pure functions in
+reads a balance and writes it back. Facts that cost a Discord request (who asked a
+question, which roles a member holds) come in as lazy sources of ids the service reads
+only when a rule needs them; the rules themselves are pure functions in
 :mod:`bot.domain.points`, the records handed back in :mod:`bot.domain.points_model`.
 
 Award keys (unique per guild; a replayed event or a double click is a no-op):

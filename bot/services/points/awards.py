@@ -1,20 +1,20 @@
 """Direct awards: what use cases pay or take back themselves, outside the outbox.
 
-A ✅ on a helpful answer (and its removal), poll participation, policy feedback,
-challenge places, moderators' adjustments and reversals of a whole source. Awards that
-may arrive in bursts go through the :class:`~bot.services.points.pipeline.AwardPipeline`;
-the others are one write unit each.
+A ✅ on a helpful answer (and its removal, with the carry-over to another qualifying ✅),
+poll participation, policy feedback, challenge places, moderators' adjustments and
+reversals of a whole source. Awards that may arrive in bursts go through the
+:class:`~bot.services.points.pipeline.AwardPipeline`; the others are one write unit each.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterable, Callable, Collection
 from datetime import datetime
 from typing import Literal
 
 from bot.domain import points as rules_mod
 from bot.domain.points import AwardKind, CapGroup
-from bot.domain.points_model import AwardResult
+from bot.domain.points_model import AwardResult, HelpfulMarker
 from bot.errors import PermissionDenied
 from bot.services._util import domain_errors
 from bot.services.points.ledger import pay, reverse_source
@@ -38,6 +38,19 @@ def _helpful_state(tx: Tx, guild_id: int, message_id: int) -> tuple[list[KeyedEn
     return awards, undone
 
 
+async def _asked(
+    marker: HelpfulMarker, answerer_id: int, askers: Callable[[], AsyncIterable[int]]
+) -> bool:
+    """Whether ``marker`` asked what the answer answers. ``askers`` may cost Discord
+    requests, so it is read only when the rule depends on it, and only as far as needed."""
+    if not rules_mod.asker_decides(marker.member_id, answerer_id, moderator=marker.moderator):
+        return False
+    async for asker in askers():
+        if asker == marker.member_id:
+            return True
+    return False
+
+
 class DirectAwards:
     """Awards and reversals made by use cases (see the module docstring)."""
 
@@ -54,6 +67,62 @@ class DirectAwards:
         self._clock = clock
 
     # -- ✅ helpful answers ------------------------------------------------------------------
+    async def mark_helpful(
+        self,
+        guild_id: int,
+        message_id: int,
+        answerer_id: int,
+        marker: HelpfulMarker,
+        askers: Callable[[], AsyncIterable[int]],
+    ) -> AwardResult:
+        """A ✅ on an answer: pays its author when the asker or a moderator put it there
+        (:func:`~bot.domain.points.may_mark_helpful`); otherwise "skipped".
+
+        ``askers()`` yields who asked (the thread's starter, then the author of the message
+        answered); it is read lazily, and not at all for a moderator's ✅.
+        """
+        asked = await _asked(marker, answerer_id, askers)
+        if not rules_mod.may_mark_helpful(
+            marker.member_id, answerer_id, moderator=marker.moderator, asked=asked
+        ):
+            return AwardResult("skipped", answerer_id)
+        return await self.award_helpful(
+            guild_id, answerer_id, message_id, actor_id=marker.member_id
+        )
+
+    async def unmark_helpful(
+        self,
+        guild_id: int,
+        message_id: int,
+        *,
+        removed_by: int | None,
+        markers: Callable[[Collection[int]], AsyncIterable[HelpfulMarker]],
+        askers: Callable[[], AsyncIterable[int]],
+    ) -> AwardResult | None:
+        """A ✅ left an answer (``removed_by`` None: a moderator cleared them all).
+
+        When it was the ✅ that paid, its points go back, and the first ✅ still on the
+        answer that may mark it helpful carries the award
+        (:func:`~bot.domain.points.carries_helpful`). Returns what was taken back, or None
+        when that ✅ had not paid.
+
+        ``markers(skip)`` yields the ✅s left on the answer, in order, leaving out the
+        members in ``skip`` (they cannot carry it: no need to look them up); it is read
+        only once points were taken back. ``askers()`` as for :meth:`mark_helpful`.
+        """
+        undone = await self.revoke_helpful(guild_id, message_id, actor_id=removed_by)
+        if undone is None or removed_by is None:  # all cleared: no ✅ is left to carry it
+            return undone
+        answerer = undone.member_id
+        async for marker in markers(rules_mod.cannot_carry_helpful(answerer, removed_by)):
+            asked = await _asked(marker, answerer, askers)
+            if rules_mod.carries_helpful(
+                marker.member_id, answerer, removed_by, moderator=marker.moderator, asked=asked
+            ):
+                await self.award_helpful(guild_id, answerer, message_id, actor_id=marker.member_id)
+                break
+        return undone
+
     async def award_helpful(
         self, guild_id: int, answerer_id: int, message_id: int, *, actor_id: int
     ) -> AwardResult:

@@ -1,14 +1,14 @@
-"""What members stand at: totals, ranks, ledgers, leaderboards, innovators and the totals
-role rewards follow; and the writes that reset standings (a new season, a forgotten
-member).
+"""What members stand at: totals, ranks, ledgers, leaderboards, innovators and the reward
+roles their totals call for; and the writes that reset standings (a new season, a
+forgotten member).
 
 Reads run on the reader connection. Filters that may consult Discord's member cache
-(``exclude``) run here on the event loop, never inside a database hop.
+(``exclude``, ``held_roles``) run here on the event loop, never inside a database hop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Container
+from collections.abc import Awaitable, Callable, Collection, Container, Iterable
 from datetime import datetime, timedelta
 
 from bot.domain import points as rules_mod
@@ -17,6 +17,7 @@ from bot.domain.points_model import (
     LeaderboardPage,
     LedgerEntry,
     MemberPoints,
+    RoleChange,
     SeasonStart,
 )
 from bot.errors import Conflict
@@ -188,6 +189,34 @@ class PointsQueries:
         found = await self._db.read(lambda tx: repo.totals_of(tx, guild_id, member_ids))
         return {m: found.get(m, (0, 0))[1 if season else 0] for m in member_ids}
 
+    async def reward_role_changes(
+        self,
+        guild_id: int,
+        member_ids: Iterable[int],
+        held_roles: Callable[[int], Awaitable[Collection[int] | None]],
+    ) -> list[RoleChange]:
+        """The reward roles to give and take so each member's roles match their total
+        (:func:`~bot.domain.points.role_changes`); members already in step are left out.
+
+        ``held_roles(member)`` gives the role ids a member holds, or None when they are no
+        longer a member. It may cost a Discord request, so it is called only when the
+        guild has role rewards, once per member, in member id order.
+        """
+        rules = await self._rules.get(guild_id)
+        if not rules.role_rewards:
+            return []
+        ids = set(member_ids)
+        totals = await self.role_totals(guild_id, ids)
+        changes: list[RoleChange] = []
+        for member_id in sorted(ids):
+            held = await held_roles(member_id)
+            if held is None:
+                continue
+            add, remove = rules_mod.role_changes(totals.get(member_id, 0), rules.role_rewards, held)
+            if add or remove:
+                changes.append(RoleChange(member_id, tuple(sorted(add)), tuple(sorted(remove))))
+        return changes
+
     async def members_with_points(self, guild_id: int) -> list[int]:
         """Every member with a totals row in the guild."""
         return await self._db.read(lambda tx: list(repo.iter_member_ids(tx, guild_id)))
@@ -203,8 +232,12 @@ class PointsQueries:
 
     # -- resets ----------------------------------------------------------------------------
     async def start_season(self, guild_id: int, actor_id: int) -> SeasonStart:
-        """Archive the season's totals, reset them and open the next season (all-time kept)."""
+        """Archive the season's totals, reset them and open the next season (all-time kept).
+
+        The result names the reward roles whose holders may now be owed a change.
+        """
         now = self._clock()
+        rules = await self._rules.get(guild_id)
 
         def unit(tx: Tx) -> SeasonStart:
             current, started = repo.current_season(tx, guild_id)
@@ -221,7 +254,8 @@ class PointsQueries:
                 f"season {current} archived ({archived} members)",
             )
             top = repo.season_archive(tx, guild_id, current, 3)
-            return SeasonStart(current, opening, archived, top)
+            recheck = rules_mod.roles_to_recheck_after_season(rules)
+            return SeasonStart(current, opening, archived, top, recheck)
 
         return await self._db.write(unit)
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Container
+from collections.abc import AsyncIterable, Awaitable, Callable, Collection, Container, Iterable
 from datetime import datetime
 from typing import Literal
 
 from bot.domain.points import AwardKind, InnovatorScore, Period, PointsRules
 from bot.domain.points_model import (
     AwardResult,
+    HelpfulMarker,
     LeaderboardPage,
     LedgerEntry,
     MemberPoints,
+    RoleChange,
     SeasonStart,
 )
 from bot.services.guild_settings import GuildSettingsService
@@ -82,10 +84,38 @@ class PointsService:
             points=points,
         )
 
+    async def mark_helpful(
+        self,
+        guild_id: int,
+        message_id: int,
+        answerer_id: int,
+        marker: HelpfulMarker,
+        askers: Callable[[], AsyncIterable[int]],
+    ) -> AwardResult:
+        """A ✅ on an answer in a help channel: pays the answerer when the asker or a
+        moderator marked it. ``askers()`` (who asked) is read lazily, only when needed."""
+        return await self._awards.mark_helpful(guild_id, message_id, answerer_id, marker, askers)
+
+    async def unmark_helpful(
+        self,
+        guild_id: int,
+        message_id: int,
+        *,
+        removed_by: int | None,
+        markers: Callable[[Collection[int]], AsyncIterable[HelpfulMarker]],
+        askers: Callable[[], AsyncIterable[int]],
+    ) -> AwardResult | None:
+        """A ✅ left an answer: takes back what it paid, then lets the first qualifying ✅
+        still on the answer carry the award. None when that ✅ had not paid."""
+        return await self._awards.unmark_helpful(
+            guild_id, message_id, removed_by=removed_by, markers=markers, askers=askers
+        )
+
     async def award_helpful(
         self, guild_id: int, answerer_id: int, message_id: int, *, actor_id: int
     ) -> AwardResult:
-        """A ✅ on an answer: pays once at a time per message, so toggling never gains."""
+        """Pay for a helpful answer, once at a time per message (no eligibility check:
+        :meth:`mark_helpful` is the ✅ use case)."""
         return await self._awards.award_helpful(
             guild_id, answerer_id, message_id, actor_id=actor_id
         )
@@ -204,6 +234,16 @@ class PointsService:
     async def role_totals(self, guild_id: int, member_ids: Collection[int]) -> dict[int, int]:
         """The total each member's role rewards follow (all-time or season, per guild)."""
         return await self._queries.role_totals(guild_id, member_ids)
+
+    async def reward_role_changes(
+        self,
+        guild_id: int,
+        member_ids: Iterable[int],
+        held_roles: Callable[[int], Awaitable[Collection[int] | None]],
+    ) -> list[RoleChange]:
+        """The reward roles to give and take so members' roles match their totals;
+        ``held_roles`` (a member's role ids, None once gone) is asked only when needed."""
+        return await self._queries.reward_role_changes(guild_id, member_ids, held_roles)
 
     async def members_with_points(self, guild_id: int) -> list[int]:
         """Every member with a totals row in the guild."""
