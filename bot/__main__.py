@@ -11,11 +11,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import random
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from bot import __version__
 from bot.errors import ConfigError
@@ -23,8 +25,11 @@ from bot.settings import Settings, load_settings, load_token
 
 if TYPE_CHECKING:
     from bot.app import Services
+    from bot.client import CocreateBot
+    from bot.storage.database import DatabaseUnavailable
 
 log = logging.getLogger("cocreate")
+T = TypeVar("T")
 
 OAUTH_SCOPES = ("bot", "applications.commands")
 
@@ -52,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     config = sub.add_parser("config", help="configuration commands")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     config_sub.add_parser("check", help="validate and print the effective settings (no secrets)")
+    defaults = config_sub.add_parser(
+        "defaults", help="print [guild_defaults] as the settings' declarations say"
+    )
+    defaults.add_argument(
+        "--write", action="store_true", help="rewrite that section of bot/default.toml"
+    )
     forget = sub.add_parser("forget", help="erase one member's data in one server")
     forget.add_argument("--guild", type=int, required=True)
     forget.add_argument("--user", type=int, required=True)
@@ -68,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "config" and args.config_command == "defaults":
+        return _guild_defaults(write=args.write)  # needs no settings: it renders them
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
@@ -83,6 +96,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from bot.storage.database import unavailable
+
+        problem = unavailable(exc, settings.database.path)
+        if problem is None:
+            raise
+        print(f"cocreate: {storage_advice(problem, settings)}", file=sys.stderr)
+        return 2
+
+
+def _guild_defaults(*, write: bool) -> int:
+    """Print (or write into the defaults file) the ``[guild_defaults]`` section rendered
+    from the per-feature declarations in bot/domain/settings."""
+    from bot.domain.guild_config import guild_defaults_section
+    from bot.settings import DEFAULT_FILE
+
+    section = guild_defaults_section()
+    if not write:
+        print(section, end="")
+        return 0
+    path = Path(str(DEFAULT_FILE))
+    text = path.read_text(encoding="utf-8")
+    start = text.index("[guild_defaults]\n")
+    path.write_text(text[:start] + section, encoding="utf-8")
+    print(f"Wrote [guild_defaults] of {path}")
+    return 0
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
@@ -126,6 +165,30 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return asyncio.run(run_benchmarks(args.suite, quick=args.quick))
     raise AssertionError(command)
+
+
+def storage_advice(problem: DatabaseUnavailable, settings: Settings) -> str:
+    """One line for the operator: which file, what is wrong with it, what to do."""
+    from bot.app import backups_dir
+
+    path, detail = problem.path, problem.detail
+    if problem.problem == problem.NOT_SQLITE:
+        configured = path.resolve() == Path(settings.database.path).resolve()
+        copy = f"the newest copy from {backups_dir(settings)}" if configured else "a backup"
+        return (
+            f"{path} is not a usable SQLite database ({detail}); it was left untouched. "
+            f"Restore {copy} in its place (or set [database] path to a new file), "
+            "then start again."
+        )
+    if problem.problem == problem.LOCKED:
+        return (
+            f"{path} is locked by another process ({detail}): another Cocreate is probably "
+            "running with this database. Stop it (or whatever holds the file), then start again."
+        )
+    return (
+        f"cannot use {path} ({detail}): check [database] path, and that this user may read "
+        "and write the file and its folder."
+    )
 
 
 def invite_url(client_id: str) -> str:
@@ -209,42 +272,170 @@ async def _purge(settings: Settings, guild_id: int) -> int:
 
 
 async def _run_bot(settings: Settings, *, sync_only: bool) -> int:
+    """Log in and serve until SIGINT/SIGTERM; whatever happens, end with a full close."""
+    import discord
+
     from bot.app import create_bot
 
     assert settings.token is not None
     bot = create_bot(settings)
-    loop = asyncio.get_running_loop()
-    stopping = asyncio.Event()
-    shutdown: list[asyncio.Task[None]] = []
-
-    def request_stop(signame: str) -> None:
-        if not stopping.is_set():
-            log.info("%s received: shutting down", signame)
-            stopping.set()
-            shutdown.append(loop.create_task(bot.close(), name="cocreate-shutdown"))
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):  # not on Windows
-            loop.add_signal_handler(sig, request_stop, sig.name)
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    # The database first: broken storage stops the start here, before any network (the
+    # bot's setup_hook finds it open). Stopped meanwhile, start() closes it again.
+    if not await _unless_stopped(bot.services.start(), stop):
+        return 0
     try:
+        # login() runs setup_hook: scheduler, cogs, timers, command sync.
+        if not await _unless_stopped(_log_in(bot, settings.token.reveal()), stop):
+            return 0
         if sync_only:
-            await bot.login(settings.token.reveal())  # runs setup_hook: cogs loaded
             await bot.sync_commands(force=True)
             print(f"Synced {len(bot.tree.get_commands())} commands.")
             return 0
-        await bot.start(settings.token.reveal())
-    except Exception as exc:
-        import discord
-
-        if isinstance(exc, discord.LoginFailure):
-            print("cocreate: Discord rejected the token (DISCORD_TOKEN).", file=sys.stderr)
-            await bot.close()
-            return 2
-        raise
+        await _serve(bot, stop)
+    except discord.LoginFailure:
+        print("cocreate: Discord rejected the token (DISCORD_TOKEN).", file=sys.stderr)
+        return 2
     finally:
-        if not bot.is_closed():
-            await bot.close()
+        # Stops the gateway, lets running handlers finish, commits and closes the database.
+        # Awaited here, in full: asyncio.run() would cancel a shutdown still running when
+        # this returns, and aiosqlite's threads, never closed, would keep the process alive.
+        await bot.close()
     return 0
+
+
+#: Waits between attempts to reach Discord at start: about RETRY_FIRST seconds after the
+#: first failure, doubling up to RETRY_CAP, like the gateway's reconnects once connected.
+RETRY_FIRST = 1.0
+RETRY_CAP = 60.0
+
+
+def retry_delay(attempt: int, rng: Callable[[], float] = random.random) -> float:
+    """Seconds to wait after failed attempt number ``attempt`` (from 1): exponential and
+    capped, half of it random, so that bots restarted together after an outage do not
+    return in step ("equal jitter")."""
+    ceiling = min(RETRY_CAP, RETRY_FIRST * 2 ** min(attempt - 1, 32))
+    return ceiling / 2 + rng() * ceiling / 2
+
+
+async def _log_in(bot: CocreateBot, token: str) -> None:
+    """``bot.login``, retried with :func:`retry_delay` while Discord cannot be reached (no
+    DNS, refused or dropped connections, time-outs, 5xx answers): one log line per failed
+    attempt. A rejected token (``LoginFailure``) and errors of the bot's own start-up
+    (``setup_hook``) are raised at once."""
+    import aiohttp
+    import discord
+
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            await bot.login(token)
+        except (OSError, aiohttp.ClientError, TimeoutError, discord.DiscordServerError) as exc:
+            if bot.application_id is not None:
+                raise  # Discord answered the login: this came from setup_hook
+            delay = retry_delay(attempt)
+            log.warning(
+                "Discord is unreachable at %s (%s); attempt %d failed, retrying in %.1fs",
+                discord.http.Route.BASE,
+                _why_unreachable(exc),
+                attempt,
+                delay,
+            )
+            # discord.py opens a new HTTP session on every login: close the failed one's
+            # (and the connector that goes with it, or the next session would reuse it).
+            await bot.http.close()
+            bot.http.connector = discord.utils.MISSING
+            await asyncio.sleep(delay)
+        else:
+            if attempt > 1:
+                log.info("Reached Discord at attempt %d", attempt)
+            return
+
+
+def _why_unreachable(exc: BaseException) -> str:
+    import aiohttp
+    import discord
+
+    if isinstance(exc, discord.DiscordServerError):
+        return f"it answered {exc.status} {exc.response.reason or ''}".rstrip()
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        error = exc.os_error
+        if isinstance(error.errno, int) and error.errno > 0:
+            reason = os.strerror(error.errno)
+        else:  # DNS errors have negative codes of their own
+            reason = error.strerror or str(error)
+        return f"cannot connect to {exc.host}:{exc.port}: {reason}"
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    return str(exc) or type(exc).__name__
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    """SIGINT/SIGTERM set ``stop``; a second one ends the process at once."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if stop.is_set():
+            _exit_now(sig)
+        log.info("%s received: shutting down", sig.name)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # not on Windows
+            loop.add_signal_handler(sig, on_signal, sig)
+
+
+def _exit_now(sig: signal.Signals) -> NoReturn:
+    """The operator insists: end the process without waiting for handlers or the writer.
+
+    The database stays sound: SQLite commits atomically, so a process ending at any
+    instant, even inside a COMMIT on the writer's thread, leaves a consistent file (the next
+    open ignores a transaction the write-ahead log holds only in part). And nothing a
+    member was told is lost: the group commit answers a caller only after its COMMIT, so
+    only writes still queued, which nobody was told about, are dropped.
+    """
+    log.warning("%s received again: exiting now, without waiting", sig.name)
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(128 + sig)
+
+
+async def _unless_stopped(work: Coroutine[Any, Any, T], stop: asyncio.Event) -> bool:
+    """Run ``work`` to its end (True) unless ``stop`` is set first: then cancel it (False)."""
+    task = asyncio.create_task(work)
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if task.done():
+        task.result()  # raises what the work raised
+        return True
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return False
+
+
+async def _serve(bot: CocreateBot, stop: asyncio.Event) -> None:
+    """Run the gateway until it ends by itself (an error) or ``stop`` is set."""
+    gateway = asyncio.create_task(bot.connect(reconnect=True), name="cocreate-gateway")
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({gateway, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if gateway.done():
+        await gateway  # raises why the gateway ended
+        return
+    await bot.close()  # connect() returns once close() has closed the gateway...
+    if not gateway.done():
+        gateway.cancel()  # ...unless it was between two attempts to connect
+    with contextlib.suppress(asyncio.CancelledError):
+        await gateway
 
 
 if __name__ == "__main__":

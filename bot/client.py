@@ -2,8 +2,9 @@
 
 ``setup_hook`` migrates, starts the scheduler, loads every cog, lets cogs register their
 persistent dynamic items, catches up timers, and syncs the command tree only when the
-commands changed. ``close`` stops the gateway first (no new events), waits for handlers
-already running, then stops the scheduler and flushes the database.
+commands changed. ``close`` stops the scheduler and the gateway first (no new events),
+waits for handlers already running (they may still call Discord and write), then closes
+HTTP and flushes and closes the database.
 """
 
 from __future__ import annotations
@@ -40,8 +41,11 @@ _HANDLER_TASK_PREFIXES = (
     "discord-ui-view-dispatch-",
     "discord-ui-modal-dispatch-",
     "discord-ui-dynamic-item-",
-    "cocreate:",
 )
+# Cocreate's own tasks: background loops (their cog stops them when unloaded) and work
+# that handlers left running, such as a card edit; close() waits for what is left of them
+# once the cogs are unloaded.
+_BACKGROUND_TASK_PREFIX = "cocreate:"
 
 
 #: Runs a feature's work on one message (scheduled as its own task, like a listener).
@@ -107,6 +111,7 @@ class CocreateBot(commands.Bot):
         self.synced_commands = False
         self._closing = False
         self._timers_started = False
+        self._shutdown: asyncio.Task[None] | None = None
         self._message_routes: list[MessageRoute] = []
 
     # -- startup ---------------------------------------------------------------------
@@ -187,35 +192,84 @@ class CocreateBot(commands.Bot):
             await self.services.timers.start(self.scheduler)
 
     # -- shutdown --------------------------------------------------------------------
+    def is_closed(self) -> bool:
+        # True from the moment close() begins: discord.py's connect() loop then ends when
+        # the gateway closes instead of reconnecting, while handlers still finish.
+        return self._closing or super().is_closed()
+
     async def close(self) -> None:
-        if self._closing:
-            return await super().close()
+        """Stop the scheduler and the gateway, let running handlers finish (up to
+        ``[bot] shutdown_timeout``) while they can still reach Discord and the database,
+        then unload the cogs and close HTTP and the database (queued writes committed).
+        Every caller waits for the whole shutdown."""
+        if self._shutdown is None:
+            self._shutdown = asyncio.create_task(
+                self._shut_down(asyncio.current_task()), name="cocreate-shutdown"
+            )
+        # Shielded: a caller that gives up waiting must not cut the shutdown short.
+        await asyncio.shield(self._shutdown)
+
+    async def _shut_down(self, caller: asyncio.Task[Any] | None) -> None:
         self._closing = True
-        await super().close()  # gateway first: no new events from here on
-        await self._wait_for_handlers(self.settings.bot.shutdown_timeout)
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
-        await self.services.close()
+            self.scheduler.shutdown(wait=False)  # no new timer work
+        if self.ws is not None and self.ws.open:
+            # The gateway first: no new events from here on. discord.py's own close()
+            # would also close the HTTP session, which running handlers still need (a
+            # vote is answered after its write committed), so it comes last.
+            with contextlib.suppress(Exception):
+                await self.ws.close(code=1000)
+        deadline = asyncio.get_running_loop().time() + self.settings.bot.shutdown_timeout
+        await self._wait_for_tasks(_HANDLER_TASK_PREFIXES, deadline, caller, "running handler(s)")
+        # Unloading the cogs stops their background loops and lets them finish pending
+        # Discord work (card edits, saved cursors) while HTTP still works.
+        for extension in tuple(self.extensions):
+            try:
+                await self.unload_extension(extension)
+            except Exception:
+                log.exception("Unloading %s failed", extension)
+        await self._wait_for_tasks(
+            (_BACKGROUND_TASK_PREFIX,), deadline, caller, "task(s) left by handlers"
+        )
+        await super().close()  # closes HTTP
+        await self.services.close()  # commits what is queued; closes the database
         log.info("Cocreate stopped cleanly")
 
-    async def _wait_for_handlers(self, limit: float) -> None:
-        current = asyncio.current_task()
-        running = [
-            task
-            for task in asyncio.all_tasks()
-            if task is not current
-            and not task.done()
-            and task.get_name().startswith(_HANDLER_TASK_PREFIXES)
-            and task.get_name() != "discord.py: on_close"
-        ]
-        if not running:
-            return
-        log.info("Waiting for %d running handler(s)", len(running))
-        _, pending = await asyncio.wait(running, timeout=limit)
-        if pending:
-            log.warning(
-                "%d handler(s) still running after %.0fs; closing anyway", len(pending), limit
-            )
+    async def _wait_for_tasks(
+        self,
+        prefixes: tuple[str, ...],
+        deadline: float,
+        caller: asyncio.Task[Any] | None,
+        what: str,
+    ) -> None:
+        """Wait until no task named with ``prefixes`` runs, or ``deadline`` passes. Tasks
+        started meanwhile (a handler's follow-up work) are waited for too."""
+        loop = asyncio.get_running_loop()
+        announced = False
+        while True:
+            running = [
+                task
+                for task in asyncio.all_tasks()
+                if task is not caller  # the task that called close() waits for the close
+                and task is not asyncio.current_task()
+                and not task.done()
+                and task.get_name().startswith(prefixes)
+            ]
+            if not running:
+                return
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                log.warning(
+                    "%d %s still running after %.0fs; closing anyway",
+                    len(running),
+                    what,
+                    self.settings.bot.shutdown_timeout,
+                )
+                return
+            if not announced:
+                log.info("Waiting for %d %s", len(running), what)
+                announced = True
+            await asyncio.wait(running, timeout=remaining)
 
     @property
     def uptime_seconds(self) -> float:

@@ -1,4 +1,4 @@
-"""Typed settings: ``config/default.toml`` ← a local file ← environment variables.
+"""Typed settings: ``bot/default.toml`` ← a local file ← environment variables.
 
 The default file is the schema: every key that exists is there, with its type. A local
 file (``--config PATH`` or ``COCREATE_CONFIG``) may only set known keys; environment
@@ -8,16 +8,23 @@ the CLI turns that into exit code 2.
 
 The bot token is deliberately not a setting: it comes only from ``DISCORD_TOKEN`` or
 ``--token-file`` and is held in :class:`Secret`, whose repr never shows it.
+
+The defaults ship inside the package and are read with :mod:`importlib.resources`, so an
+installed wheel works from any directory; ``config/default.toml`` in the repository is a
+link to the same file, where operators look for it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +37,9 @@ ENV_CONFIG = "COCREATE_CONFIG"
 #: Read by bot.faults (tests that kill the process at a named point), not a setting.
 ENV_FAULTS = "COCREATE_FAULTS"
 ENV_TOKEN = "DISCORD_TOKEN"
-DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"
+#: The defaults, inside the package (one file: ``config/default.toml`` links to it).
+DEFAULT_FILE: Traversable = resources.files("bot").joinpath("default.toml")
+_C_INT_MAX = 2**31 - 1
 
 
 class Secret:
@@ -68,6 +77,7 @@ class DiscordSettings:
     message_content_intent: bool
     members_intent: bool
     guild_ready_timeout: float
+    card_edit_interval: float
 
 
 @dataclass(frozen=True)
@@ -127,7 +137,7 @@ _CHOICES = {
 }
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path | Traversable) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
@@ -218,7 +228,7 @@ def load_settings(
     ``config_path`` wins over ``COCREATE_CONFIG``. Raises ConfigError on any problem.
     """
     env = os.environ if environ is None else environ
-    default_file = default_path or DEFAULT_FILE
+    default_file: Path | Traversable = default_path or DEFAULT_FILE
     raw_defaults = _read_toml(default_file)
     layers: dict[str, dict[str, Any]] = {}
     for section in (*_SECTIONS, "guild_defaults"):
@@ -303,24 +313,46 @@ def load_settings(
     return Settings(guild_defaults=guild_defaults, sources=tuple(sources), **built)
 
 
+#: The valid values of every numeric (and the path) setting outside guild_defaults:
+#: (check, what the value must be). A value outside its range stops the bot like a wrong
+#: type does, naming the file (or variable) and the key. TOML also reads ``inf`` and
+#: ``nan``, so checks are written to refuse them.
+RANGES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
+    # Running handlers get this long to finish on SIGINT/SIGTERM; 0 would cut every one
+    # (the second signal is the way to stop at once).
+    ("bot", "shutdown_timeout"): (lambda v: 0 < v < math.inf, "more than 0 seconds"),
+    ("bot", "dev_guild_ids"): (
+        lambda ids: all(0 < i < 2**64 for i in ids),
+        "guild ids (Discord snowflakes: positive integers)",
+    ),
+    # 0 keeps no messages in memory (votes use raw events).
+    ("discord", "max_messages"): (lambda v: v >= 0, "0 or more"),
+    # 0 fires READY without waiting for guild data.
+    ("discord", "guild_ready_timeout"): (lambda v: 0 <= v < math.inf, "0 seconds or more"),
+    # 0 would edit a card on every vote: a burst of votes meets Discord's rate limits.
+    ("discord", "card_edit_interval"): (lambda v: 0 < v <= 60, "more than 0, at most 60 seconds"),
+    # SQLite takes a C int; 0 fails at once on a lock.
+    ("database", "busy_timeout_ms"): (
+        lambda v: 0 <= v <= _C_INT_MAX,
+        f"0 to {_C_INT_MAX} milliseconds",
+    ),
+    ("database", "batch_max_rows"): (lambda v: v >= 1, "1 or more"),
+    # Every write waits up to this long for others to share its commit: a member would
+    # wait visibly, for nothing, beyond a second.
+    ("database", "batch_max_delay_ms"): (lambda v: 0 <= v <= 1000, "0 to 1000 milliseconds"),
+    ("database", "path"): (lambda v: bool(v.strip()), "a file path, not empty"),
+}
+
+
 def _check_ranges(built: dict[str, Any], layers: dict[str, dict[str, Any]]) -> None:
-    db: DatabaseSettings = built["database"]
-    for key, ok in (
-        ("batch_max_rows", db.batch_max_rows >= 1),
-        ("batch_max_delay_ms", db.batch_max_delay_ms >= 0),
-        ("busy_timeout_ms", db.busy_timeout_ms >= 0),
-        ("path", bool(db.path.strip())),
-    ):
-        if not ok:
+    for (section, key), (valid, requirement) in RANGES.items():
+        value = getattr(built[section], key)
+        if not valid(value):
             raise ConfigError(
-                "out of range", source=layers["database"][key][1], key=f"database.{key}"
+                f"out of range: must be {requirement}; got {value!r}",
+                source=layers[section][key][1],
+                key=f"{section}.{key}",
             )
-    if built["discord"].max_messages < 0:
-        raise ConfigError(
-            "must be 0 or more",
-            source=layers["discord"]["max_messages"][1],
-            key="discord.max_messages",
-        )
 
 
 def load_token(

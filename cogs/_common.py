@@ -48,6 +48,15 @@ async def require(interaction: discord.Interaction, level: Access) -> None:
         )
 
 
+#: The default permission of command groups that are moderator-only as a whole (Discord's
+#: ``default_member_permissions``): members without Manage Server don't see them in the
+#: command picker, unless a server's admins grant them to a role in Server Settings →
+#: Integrations. It is only what Discord shows: ``moderator_only`` still decides on every
+#: subcommand. Groups mixing member and moderator subcommands (/idea, /points) cannot use
+#: it (it applies to a top-level command as a whole) and rely on the check alone.
+MODERATOR_PERMISSIONS = discord.Permissions(manage_guild=True)
+
+
 def moderator_only() -> Callable[[T], T]:
     """Check for moderator commands (Manage Server or a configured moderator role)."""
 

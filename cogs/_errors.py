@@ -7,9 +7,12 @@ the user also sees, so a report can be matched to the log.
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -131,8 +134,17 @@ class ReportingDynamicItem:
     """Mixin for DynamicItems: errors in ``handle`` reach the user like command errors.
 
     discord.py only logs exceptions raised in a dynamic item's callback, so subclasses put
-    their logic in ``handle`` and get the same ephemeral replies as slash commands.
+    their logic in ``handle`` and get the same ephemeral replies as slash commands. The
+    same holds for a :class:`UserError` raised by ``from_custom_id`` (a custom_id out of
+    date, or forged): discord.py would log it and the member would see "This interaction
+    failed"; here they are told why.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        parse = cls.__dict__.get("from_custom_id")
+        if isinstance(parse, classmethod):
+            cls.from_custom_id = classmethod(_telling_user_errors(parse.__func__))  # type: ignore[attr-defined]
 
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
@@ -142,6 +154,34 @@ class ReportingDynamicItem:
 
     async def handle(self, interaction: discord.Interaction) -> None:
         raise NotImplementedError
+
+
+_Parse = Callable[..., Awaitable[Any]]
+
+
+def _telling_user_errors(parse: _Parse) -> _Parse:
+    @functools.wraps(parse)
+    async def from_custom_id(
+        cls: type,
+        interaction: discord.Interaction,
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+    ) -> Any:
+        try:
+            return await parse(cls, interaction, item, match)
+        except UserError as exc:
+            await report_interaction_error(interaction, exc)
+            return _Answered(item)
+
+    return from_custom_id
+
+
+class _Answered(discord.ui.DynamicItem[discord.ui.Item[Any]], template=r"(?s).*"):
+    """Stands in for an item whose custom_id could not be read, once the member was told
+    why: discord.py swaps it into the view, and its check stops the dispatch."""
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return False
 
 
 class ReportingModal(discord.ui.Modal):

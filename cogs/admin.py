@@ -21,7 +21,7 @@ from bot.domain.guild_config import (
 )
 from bot.domain.permissions import CHANNEL_NEEDS, GUILD_NEEDS, WHY
 from bot.errors import InvalidInput
-from cogs._common import access, bot_of, moderator_only, require
+from cogs._common import MODERATOR_PERMISSIONS, access, bot_of, moderator_only, require
 from cogs._errors import ReportingDynamicItem, ReportingModal
 
 log = logging.getLogger(__name__)
@@ -362,9 +362,13 @@ class Admin(commands.Cog):
         name="config",
         description="Show or change Cocreate's settings for this server",
         guild_only=True,
+        default_permissions=MODERATOR_PERMISSIONS,
     )
     setup_group = app_commands.Group(
-        name="setup", description="Set Cocreate up in this server", guild_only=True
+        name="setup",
+        description="Set Cocreate up in this server",
+        guild_only=True,
+        default_permissions=MODERATOR_PERMISSIONS,
     )
 
     def __init__(self, bot: CocreateBot) -> None:

@@ -13,7 +13,7 @@ import io
 import logging
 import re
 import weakref
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Collection, Iterable
 from typing import Any, NamedTuple
 
 import discord
@@ -22,10 +22,12 @@ from discord.ext import commands
 
 from bot.client import CocreateBot
 from bot.domain.guild_config import Access, GuildConfig, access_of
-from bot.domain.points import KIND_FAMILIES, Period, RoleBasis, role_changes
+from bot.domain.points import KIND_FAMILIES, Period
+from bot.domain.points_model import HelpfulMarker
+from bot.domain.points_model import LeaderboardPage as LeaderboardResult
+from bot.domain.text import clean_line
 from bot.errors import InvalidInput
 from bot.render import points as render
-from bot.services.points import LeaderboardPage as LeaderboardResult
 from cogs._common import bot_of, mod_log, moderator_only
 from cogs._errors import ReportingDynamicItem
 
@@ -82,6 +84,104 @@ class _Hidden:
             manage_guild=perms.manage_guild or perms.administrator,
         )
         return Access.STAFF in levels
+
+
+def _marker(member: discord.Member, config: GuildConfig) -> HelpfulMarker:
+    """A member whose ✅ is on an answer, as the points service sees them."""
+    perms = member.guild_permissions
+    levels = access_of(
+        config,
+        (r.id for r in member.roles),
+        manage_guild=perms.manage_guild or perms.administrator,
+    )
+    return HelpfulMarker(member.id, Access.MODERATOR in levels)
+
+
+async def _fetch(channel: Any, message_id: int) -> discord.Message | None:
+    if not isinstance(channel, discord.abc.Messageable):
+        return None
+    try:
+        return await channel.fetch_message(message_id)
+    except discord.HTTPException:
+        return None
+
+
+class _Answer:
+    """A message in a help channel, as the ✅ rules need to know it: who asked what it
+    answers and whose ✅s are on it. Each Discord lookup is made at most once, and only
+    when the points service reads that far."""
+
+    def __init__(
+        self,
+        config: GuildConfig,
+        channel: Any,
+        message_id: int,
+        message: discord.Message | None = None,
+    ) -> None:
+        self.config = config
+        self.channel = channel
+        self.message_id = message_id
+        self._message = message
+        self._fetched = message is not None
+        self._found: list[int | None] = []  # thread asker, then the replied-to author
+
+    async def message(self) -> discord.Message | None:
+        if not self._fetched:
+            self._message = await _fetch(self.channel, self.message_id)
+            self._fetched = True
+        return self._message
+
+    async def askers(self) -> AsyncIterator[int]:
+        """The author of the thread's starter message (a forum post's creator), then the
+        author of the message this one replies to."""
+        for index, lookup in enumerate((self._thread_asker, self._replied_to)):
+            if len(self._found) == index:
+                self._found.append(await lookup())
+            asker = self._found[index]
+            if asker is not None:
+                yield asker
+
+    async def _thread_asker(self) -> int | None:
+        thread = self.channel
+        if not isinstance(thread, discord.Thread):
+            return None
+        if isinstance(thread.parent, discord.ForumChannel):
+            return thread.owner_id  # a forum post's starter message is its creator's
+        starter = thread.starter_message
+        if starter is None and isinstance(thread.parent, discord.TextChannel):
+            starter = await _fetch(thread.parent, thread.id)
+        return starter.author.id if starter else thread.owner_id
+
+    async def _replied_to(self) -> int | None:
+        message = await self.message()
+        reference = message.reference if message else None
+        if reference is None or reference.message_id is None:
+            return None
+        asked = reference.resolved
+        if not isinstance(asked, discord.Message):
+            asked = await _fetch(self.channel, reference.message_id)
+        return asked.author.id if asked is not None else None
+
+    async def markers(self, skip: Collection[int]) -> AsyncIterator[HelpfulMarker]:
+        """The ✅s on the message, in order: bots and the members in ``skip`` left out.
+        Stops (with a warning) when Discord cannot say who the others are."""
+        message = await self.message()
+        if message is None or message.guild is None:
+            return
+        guild = message.guild
+        reaction = discord.utils.find(lambda r: str(r.emoji) == HELPFUL_EMOJI, message.reactions)
+        if reaction is None:
+            return
+        try:
+            async for user in reaction.users(limit=100):
+                if user.bot or user.id in skip:
+                    continue
+                member = guild.get_member(user.id)
+                if member is None:
+                    member = await guild.fetch_member(user.id)
+                yield _marker(member, self.config)
+        except discord.HTTPException:
+            log.warning("Could not read the ✅ reactions of message %s", self.message_id)
 
 
 class LeaderboardPage(
@@ -243,27 +343,29 @@ class Points(commands.Cog):
 
     # -- role rewards --------------------------------------------------------------------
     async def apply_role_rewards(self, guild_id: int, member_ids: Iterable[int]) -> None:
-        """Give and take reward roles so each member's roles match their total."""
+        """Give and take reward roles so each member's roles match their total: the points
+        service decides which, this applies them."""
         guild = self.bot.get_guild(guild_id)
-        rules = await self.services.points.rules(guild_id)
-        if guild is None or not rules.role_rewards:
+        if guild is None:
             return
-        ids = set(member_ids)
-        totals = await self.services.points.role_totals(guild_id, ids)
-        for member_id in sorted(ids):
+        members: dict[int, discord.Member] = {}
+
+        async def held_roles(member_id: int) -> list[int] | None:
             member = guild.get_member(member_id)
             if member is None:
                 try:
                     member = await guild.fetch_member(member_id)
                 except discord.NotFound:
-                    continue  # left the server: nothing to give or take
+                    return None  # left the server: nothing to give or take
                 except discord.HTTPException:
                     log.warning("Could not look up member %s of guild %s", member_id, guild_id)
-                    continue
-            add, remove = role_changes(
-                totals.get(member_id, 0), rules.role_rewards, (r.id for r in member.roles)
-            )
-            await self._change_roles(guild, member, add, remove)
+                    return None
+            members[member_id] = member
+            return [r.id for r in member.roles]
+
+        changes = await self.services.points.reward_role_changes(guild_id, member_ids, held_roles)
+        for change in changes:
+            await self._change_roles(guild, members[change.member_id], change.add, change.remove)
 
     async def _change_roles(
         self,
@@ -327,19 +429,19 @@ class Points(commands.Cog):
             return
         config, channel = found
         async with self._helpful_lock(payload.message_id):
+            answer = _Answer(config, channel, payload.message_id)
             answerer = payload.message_author_id
-            message: discord.Message | None = None
             if answerer is None:
-                message = await self._fetch(channel, payload.message_id)
+                message = await answer.message()
                 answerer = message.author.id if message else None
-            if answerer is None or answerer == reactor.id:
+            if answerer is None:
                 return
-            if not await self._may_mark_helpful(
-                reactor, config, channel, payload.message_id, message
-            ):
-                return
-            result = await self.services.points.award_helpful(
-                payload.guild_id, answerer, payload.message_id, actor_id=reactor.id
+            result = await self.services.points.mark_helpful(
+                payload.guild_id,
+                payload.message_id,
+                answerer,
+                _marker(reactor, config),
+                answer.askers,
             )
         if result.delta:
             await self.apply_role_rewards(payload.guild_id, [answerer])
@@ -379,41 +481,16 @@ class Points(commands.Cog):
             return
         config, channel = found
         async with self._helpful_lock(message_id):
-            undone = await self.services.points.revoke_helpful(
-                guild_id, message_id, actor_id=remover_id
+            answer = _Answer(config, channel, message_id)
+            undone = await self.services.points.unmark_helpful(
+                guild_id,
+                message_id,
+                removed_by=remover_id,
+                markers=answer.markers,
+                askers=answer.askers,
             )
-            if undone is None:
-                return
-            answerer = undone.member_id
-            if remover_id is not None:
-                await self._carry_over(config, channel, message_id, answerer, remover_id)
-        if answerer:
-            await self.apply_role_rewards(guild_id, [answerer])
-
-    async def _carry_over(
-        self, config: GuildConfig, channel: Any, message_id: int, answerer: int, gone: int
-    ) -> None:
-        """Award again for the first ✅ left on the answer that may mark it helpful."""
-        message = await self._fetch(channel, message_id)
-        if message is None or message.guild is None:
-            return
-        reaction = discord.utils.find(lambda r: str(r.emoji) == HELPFUL_EMOJI, message.reactions)
-        if reaction is None:
-            return
-        try:
-            async for user in reaction.users(limit=100):
-                if user.bot or user.id in (answerer, gone):
-                    continue
-                member = message.guild.get_member(user.id)
-                if member is None:
-                    member = await message.guild.fetch_member(user.id)
-                if await self._may_mark_helpful(member, config, channel, message_id, message):
-                    await self.services.points.award_helpful(
-                        message.guild.id, answerer, message_id, actor_id=member.id
-                    )
-                    return
-        except discord.HTTPException:
-            log.warning("Could not read the ✅ reactions of message %s", message_id)
+        if undone is not None and undone.member_id:
+            await self.apply_role_rewards(guild_id, [undone.member_id])
 
     def _helpful_lock(self, message_id: int) -> asyncio.Lock:
         lock = self._helpful_locks.get(message_id)
@@ -437,53 +514,6 @@ class Points(commands.Cog):
         if channel_id not in help_channels and parent_id not in help_channels:
             return None
         return config, channel
-
-    async def _may_mark_helpful(
-        self,
-        reactor: discord.Member,
-        config: GuildConfig,
-        channel: Any,
-        message_id: int,
-        message: discord.Message | None,
-    ) -> bool:
-        """The asker (thread starter's author, or author of the message answered) or a
-        moderator; cheapest checks first, fetching messages only when needed."""
-        perms = reactor.guild_permissions
-        levels = access_of(
-            config,
-            (r.id for r in reactor.roles),
-            manage_guild=perms.manage_guild or perms.administrator,
-        )
-        if Access.MODERATOR in levels:
-            return True
-        if isinstance(channel, discord.Thread) and await self._thread_asker(channel) == reactor.id:
-            return True
-        message = message or await self._fetch(channel, message_id)
-        reference = message.reference if message else None
-        if reference is None or reference.message_id is None:
-            return False
-        asked = reference.resolved
-        if not isinstance(asked, discord.Message):
-            asked = await self._fetch(channel, reference.message_id)
-        return asked is not None and asked.author.id == reactor.id
-
-    async def _thread_asker(self, thread: discord.Thread) -> int | None:
-        """The author of a thread's starter message (a forum post's author)."""
-        if isinstance(thread.parent, discord.ForumChannel):
-            return thread.owner_id  # a forum post's starter message is its creator's
-        starter = thread.starter_message
-        if starter is None and isinstance(thread.parent, discord.TextChannel):
-            starter = await self._fetch(thread.parent, thread.id)
-        return starter.author.id if starter else thread.owner_id
-
-    @staticmethod
-    async def _fetch(channel: Any, message_id: int) -> discord.Message | None:
-        if not isinstance(channel, discord.abc.Messageable):
-            return None
-        try:
-            return await channel.fetch_message(message_id)
-        except discord.HTTPException:
-            return None
 
     # -- commands --------------------------------------------------------------------------
     async def _hidden(self, interaction: discord.Interaction) -> _Hidden:
@@ -621,8 +651,9 @@ class Points(commands.Cog):
             key=str(interaction.id),
         )
         total, _ = await self.services.points.totals(interaction.guild_id, user.id)
+        reason = clean_line(reason)  # shown as stored
         await interaction.followup.send(
-            f"{render.signed(result.delta)} points for {user.mention}: {reason.strip()}. "
+            f"{render.signed(result.delta)} points for {user.mention}: {reason}. "
             f"Their total is now **{total}**.",
             ephemeral=True,
         )
@@ -631,7 +662,7 @@ class Points(commands.Cog):
             interaction.guild_id,
             interaction.user,
             "points.adjust",
-            f"{user.mention} {render.signed(delta)}: {reason.strip()}",
+            f"{user.mention} {render.signed(delta)}: {reason}",
         )
         await self.apply_role_rewards(interaction.guild_id, [user.id])
 
@@ -644,14 +675,12 @@ class Points(commands.Cog):
         text = render.season_text(result)
         await interaction.followup.send(text)
         await mod_log(self.bot, interaction.guild_id, interaction.user, "points.season_start", text)
-        rules = await self.services.points.rules(interaction.guild_id)
         guild = interaction.guild
-        if rules.role_basis is RoleBasis.SEASON and guild is not None:
-            # Every season total just became 0: only holders of reward roles can change.
+        if result.recheck_roles and guild is not None:
             holders = {
                 m.id
-                for reward in rules.role_rewards
-                if (role := guild.get_role(reward.role_id)) is not None
+                for role_id in result.recheck_roles
+                if (role := guild.get_role(role_id)) is not None
                 for m in role.members
             }
             await self.apply_role_rewards(interaction.guild_id, holders)

@@ -20,6 +20,9 @@ from bot.settings import Settings
 if TYPE_CHECKING:
     from bot.client import CocreateBot
 
+#: Cocreate's commands that only moderators see by default (default_member_permissions).
+MODERATOR_COMMANDS = ("config", "setup")
+
 
 @dataclass
 class Community:
@@ -79,6 +82,11 @@ def seed_community(driver: Driver, name: str = "Makers of Loom") -> Community:
         driver.set_overwrite(private, staff_role, allow=P.VIEW_CHANNEL)
         driver.set_overwrite(private, moderator_role, allow=P.VIEW_CHANNEL)
         driver.set_overwrite(private, driver.bot_role(guild), allow=P.VIEW_CHANNEL)
+    # Moderator-only commands are shown to members with Manage Server; the Moderator role
+    # has not got it, so the admins grant it the commands (Server Settings → Integrations),
+    # as the README tells servers that use `moderator_roles` to do.
+    for command in MODERATOR_COMMANDS:
+        driver.set_command_permission(guild, command, moderator_role)
     owner_member = guild.members[guild.owner_id]
     return Community(
         guild=guild,
@@ -109,6 +117,9 @@ def sandbox_settings(base: Settings, driver: Driver, db_path: Path) -> Settings:
         api_base=driver.sandbox.api_base,
         gateway_url=driver.sandbox.gateway_url,
         guild_ready_timeout=0.1,
+        # The sandbox's own rate limits are what tests meet; a tenth of a second still
+        # gathers a burst of votes into one edit.
+        card_edit_interval=0.1,
     )
     settings = settings.replace_section("database", path=str(db_path), backup_before_migrate=False)
     return dataclasses.replace(settings.replace_section("bot", sync_commands="auto"))

@@ -16,6 +16,11 @@ Accepted tag forms (case-insensitive), for a configured tag such as ``idea``:
 A channel mention next to the tag (``[idea]<#123> needs a FAQ``) is ordinary text and stays.
 Bracketed labels right next to a leading tag (``[idea][mobile] Offline mode``) become the
 idea's tags.
+
+What members typed is cleaned first (:mod:`bot.domain.text`: no control, ANSI escape or
+bidirectional override characters, NFC), so the tag, title, body and tags are read from
+what will be stored, and a title with nothing visible left is refused here with a message
+that says so.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from bot.domain.errors import DomainError
-from bot.domain.ideas import TITLE_MAX, IdeaKind, validate_body
+from bot.domain.ideas import TITLE_MAX, IdeaKind, normalise_tags, validate_body
+from bot.domain.text import clean_block, clean_line, has_visible, require_visible
 
 DEFAULT_TAGS: Final[Mapping[str, str]] = {k.value: k.value for k in IdeaKind}
 
@@ -141,6 +147,13 @@ def parse_message(
     # Fast path: every tag form contains "[" or "#"; most messages contain neither.
     if "[" not in text and "#" not in text:
         return None
+    return _parse_tagged(clean_block(text), config, channel_names)
+
+
+def _parse_tagged(
+    text: str, config: CaptureConfig, channel_names: Mapping[int, str] | None
+) -> CapturedText | None:
+    # ``text`` is already cleaned (clean_block).
     first = _NONSPACE.search(text)
     if first is None:
         return None
@@ -164,15 +177,17 @@ def parse_message(
     rest = text[end + 1 :]
 
     title_line = _strip_leading_tags(_clean_title(line), config, channel_names)
-    if not title_line:
+    typed_invisible = bool(title_line)
+    if not has_visible(title_line):
         # "[idea]" alone on the first line: the title is the next non-empty line.
         title_line, _, rest = rest.lstrip().partition("\n")
         title_line = _strip_leading_tags(_clean_title(title_line), config, channel_names)
-    if not title_line:
+    if not title_line and not typed_invisible:
         raise DomainError(
             "title_empty",
             "Your idea needs a title after the tag, e.g. `[idea] Dark mode for the editor`.",
         )
+    require_visible(title_line, field="title after the tag")
     title, overflow = split_title(title_line)
     body = _join_body(overflow, rest)
     return CapturedText(kind, title, validate_body(body), tuple(labels))
@@ -191,10 +206,11 @@ def parse_captured(
     body), the rest as the body, kind ``idea`` and no tags. The title and body are not
     validated here: an empty title is the caller's to refuse.
     """
-    parsed = parse_message(text, config, channel_names=channel_names)
+    text = clean_block(text)
+    parsed = _parse_tagged(text, config, channel_names)
     if parsed is not None:
         return parsed
-    title, _, body = text.strip().partition("\n")
+    title, _, body = text.partition("\n")
     title, overflow = split_title(title.strip())
     body = (overflow + "\n" + body).strip() if overflow else body.strip()
     return CapturedText(IdeaKind.IDEA.value, title, body, ())
@@ -224,9 +240,10 @@ def parse_forum_post(
     first applied forum tag that names a configured tag, else ``config.default_kind``.
     Every applied forum tag becomes an idea tag (lowercased, order kept, no repeats).
     """
-    tags = _unique(" ".join(name.split()).lower() for name in applied_tag_names)
+    tags = normalise_tags(applied_tag_names)
     kind: str | None = None
-    title = title.strip()
+    title = clean_line(title)
+    content = clean_block(content)
     found = config.find_tag(title, 0, len(title)) if ("[" in title or "#" in title) else None
     if found is not None:
         kind, tag_start, tag_end = found
@@ -236,6 +253,7 @@ def parse_forum_post(
     cleaned = _clean_title(title)
     if not cleaned:
         raise DomainError("title_empty", "The post needs a title.")
+    require_visible(cleaned, field="post's title")
     head, overflow = split_title(cleaned)
     body = _join_body(overflow, content)
     return CapturedText(kind or config.default_kind, head, validate_body(body), tags)
@@ -280,8 +298,8 @@ def _label_name(raw: str, channel_names: Mapping[int, str] | None) -> str | None
         if channel_names is None:
             return None
         raw = channel_names.get(int(mention.group(1)), "")
-    label = " ".join(raw.split()).lower()
-    return label or None
+    label = clean_line(raw.lower())
+    return label if has_visible(label) else None
 
 
 def _clean_title(line: str) -> str:
@@ -297,10 +315,6 @@ def _join_body(overflow: str, rest: str) -> str:
     # The truncated title's remainder opens the body, so nothing the member wrote is lost.
     lead = _ELLIPSIS + overflow
     return f"{lead}\n\n{body}" if body else lead
-
-
-def _unique(items: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(item for item in items if item))
 
 
 __all__ = [

@@ -1,214 +1,40 @@
-"""Per-guild settings: what each key is, how a moderator's text becomes a value.
+"""Per-guild settings: the registry, and how a moderator's text becomes a value.
 
-Defaults live in ``[guild_defaults]`` of ``config/default.toml``; the database stores only
-what a guild changed, so adding a key needs no data migration (reads fall back to the
-default). Every feature declares its keys here, once.
+Each feature declares its settings once, in ``bot/domain/settings/<feature>.py`` (see
+:mod:`bot.domain.setting`); the defaults file's ``[guild_defaults]`` section is rendered
+from them. The database stores only what a guild changed, so adding a key needs no data
+migration (reads fall back to the default).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.errors import DomainError
+from bot.domain.setting import Kind, Setting, SettingSpec, render_guild_defaults
+from bot.domain.settings import declared
+from bot.domain.text import clean_line, has_visible
 from bot.domain.timeparse import format_duration, get_zone, parse_duration
 
-
-class Kind(StrEnum):
-    """How a setting's value is typed, parsed and shown."""
-
-    CHANNEL = "channel"
-    CHANNELS = "channels"
-    ROLE = "role"
-    ROLES = "roles"
-    TIMEZONE = "timezone"
-    INT = "int"
-    BOOL = "bool"
-    TEXT = "text"
-    TEXTS = "texts"
-    DURATION = "duration"
+#: Every per-guild setting, from the features' declarations (bot/domain/settings).
+#: Channel and role values of 0 mean "not set".
+GUILD_SETTINGS: Mapping[str, Setting] = {spec.key: spec for spec in declared()}
 
 
-@dataclass(frozen=True, slots=True)
-class SettingSpec:
-    """One per-guild setting: its key, type, help text and bounds."""
-
-    key: str
-    kind: Kind
-    description: str
-    minimum: int | None = None
-    maximum: int | None = None
-    max_items: int = 25
-
-    def python_type(self) -> type | tuple[type, ...]:
-        """The TOML/Python type that stores this setting (durations are stored as text)."""
-        return {
-            Kind.CHANNEL: int,
-            Kind.ROLE: int,
-            Kind.INT: int,
-            Kind.BOOL: bool,
-            Kind.TIMEZONE: str,
-            Kind.TEXT: str,
-            Kind.DURATION: str,
-            Kind.CHANNELS: list,
-            Kind.ROLES: list,
-            Kind.TEXTS: list,
-        }[self.kind]
-
-    @property
-    def is_list(self) -> bool:
-        return self.kind in (Kind.CHANNELS, Kind.ROLES, Kind.TEXTS)
+def settings_of(feature: str) -> list[Setting]:
+    """One feature's settings, in declaration order."""
+    return [spec for spec in GUILD_SETTINGS.values() if spec.feature == feature]
 
 
-def _spec(key: str, kind: Kind, description: str, **kw: Any) -> tuple[str, SettingSpec]:
-    return key, SettingSpec(key, kind, description, **kw)
+def guild_defaults_section() -> str:
+    """The ``[guild_defaults]`` section of the defaults file, as the declarations say."""
+    return render_guild_defaults(GUILD_SETTINGS.values())
 
-
-#: Every per-guild setting. Channel and role values of 0 mean "not set".
-GUILD_SETTINGS: Mapping[str, SettingSpec] = dict(
-    [
-        _spec("timezone", Kind.TIMEZONE, "Timezone for dates, digests and deadlines"),
-        _spec("moderator_roles", Kind.ROLES, "Roles whose members moderate Cocreate"),
-        _spec("staff_roles", Kind.ROLES, "Roles whose members are staff (digests, decisions)"),
-        _spec("judge_roles", Kind.ROLES, "Roles whose members judge challenges"),
-        _spec("watched_channels", Kind.CHANNELS, "Channels where tagged ideas are collected"),
-        _spec("ideas_channel", Kind.CHANNEL, "Where idea cards are posted"),
-        _spec("ideas_forum", Kind.CHANNEL, "Forum whose new posts become ideas"),
-        _spec("staff_channel", Kind.CHANNEL, "Where staff digests are posted"),
-        _spec("announcements_channel", Kind.CHANNEL, "Where policy changes are announced"),
-        _spec("shipped_channel", Kind.CHANNEL, "Where implemented ideas are celebrated"),
-        _spec("help_channels", Kind.CHANNELS, "Channels or forums where members help each other"),
-        _spec("modlog_channel", Kind.CHANNEL, "Where moderator actions are logged"),
-        _spec("ideas_tags", Kind.TEXTS, "Tags that capture ideas, each `tag` or `tag=kind`"),
-        _spec("ideas_cooldown", Kind.DURATION, "Minimum time between one member's ideas"),
-        _spec("ideas_response_target", Kind.DURATION, "First response due within (overdue after)"),
-        _spec("ideas_oppose_votes", Kind.BOOL, "Offer an oppose button besides support"),
-        _spec("ideas_reaction_votes", Kind.BOOL, "Count 👍 reactions on idea cards as votes"),
-        _spec(
-            "points_idea_submitted",
-            Kind.INT,
-            "Points for submitting an idea",
-            minimum=0,
-            maximum=1000,
-        ),
-        _spec(
-            "points_vote_received",
-            Kind.INT,
-            "Points per support vote on your idea",
-            minimum=0,
-            maximum=100,
-        ),
-        _spec(
-            "points_idea_planned",
-            Kind.INT,
-            "Points when your idea is planned",
-            minimum=0,
-            maximum=10000,
-        ),
-        _spec(
-            "points_idea_implemented",
-            Kind.INT,
-            "Points when your idea ships",
-            minimum=0,
-            maximum=10000,
-        ),
-        _spec(
-            "points_helpful_answer",
-            Kind.INT,
-            "Points for an answer marked ✅",
-            minimum=0,
-            maximum=1000,
-        ),
-        _spec(
-            "points_participation",
-            Kind.INT,
-            "Points for taking a poll or survey",
-            minimum=0,
-            maximum=100,
-        ),
-        _spec(
-            "points_policy_feedback",
-            Kind.INT,
-            "Points for feedback on a policy",
-            minimum=0,
-            maximum=100,
-        ),
-        _spec(
-            "points_challenge_finalist",
-            Kind.INT,
-            "Points for a challenge finalist",
-            minimum=0,
-            maximum=10000,
-        ),
-        _spec(
-            "points_challenge_winner",
-            Kind.INT,
-            "Points for a challenge winner",
-            minimum=0,
-            maximum=10000,
-        ),
-        _spec(
-            "points_cap_votes_daily",
-            Kind.INT,
-            "Daily cap on points from votes (0: none)",
-            minimum=0,
-            maximum=100000,
-        ),
-        _spec(
-            "points_cap_ideas_daily",
-            Kind.INT,
-            "Daily cap on points for ideas (0: none)",
-            minimum=0,
-            maximum=100000,
-        ),
-        _spec(
-            "points_cap_helpful_daily",
-            Kind.INT,
-            "Daily cap on helpful-answer points (0: none)",
-            minimum=0,
-            maximum=100000,
-        ),
-        _spec(
-            "points_cap_participation_daily",
-            Kind.INT,
-            "Daily cap on participation points (0: none)",
-            minimum=0,
-            maximum=100000,
-        ),
-        _spec(
-            "points_vote_pair_limit",
-            Kind.INT,
-            "Vote awards one member may give another per 24h",
-            minimum=0,
-            maximum=1000,
-        ),
-        _spec("points_role_rewards", Kind.TEXTS, "Reward roles as `points:role`, e.g. `50:<@&id>`"),
-        _spec("points_role_basis", Kind.TEXT, "Role rewards follow `all_time` or `season` totals"),
-        _spec("points_exclude_staff", Kind.BOOL, "Leave staff out of points leaderboards"),
-        _spec(
-            "points_adjust_max",
-            Kind.INT,
-            "Largest /points adjust either way",
-            minimum=1,
-            maximum=1000000,
-        ),
-        # Polls and outcome surveys.
-        _spec("polls_creator_roles", Kind.ROLES, "Roles that may create polls (none: moderators)"),
-        _spec("polls_max_duration", Kind.DURATION, "Longest a poll or survey may run"),
-        _spec(
-            "polls_min_survey_responses",
-            Kind.INT,
-            "Responses before survey results are shown",
-            minimum=1,
-            maximum=10000,
-        ),
-    ]
-)
 
 #: Settings that name channels, in the order /setup and /setup check present them.
 CHANNEL_KEYS = tuple(
@@ -245,12 +71,15 @@ def _parse_id(raw: str, what: str) -> int:
 
 
 def parse_value(spec: SettingSpec, raw: str) -> Any:
-    """Turn what a moderator typed into the stored value, or raise DomainError."""
-    text = raw.strip()
+    """Turn what a moderator typed into the stored value, or raise DomainError.
+
+    The text is cleaned first (:func:`bot.domain.text.clean_line`): one line, no control,
+    escape or bidirectional override characters, NFC."""
+    text = clean_line(raw)
     if spec.is_list:
         if text.lower() in ("", "none", "-"):
             return []
-        items = [p for p in re.split(r"[,\s]+", text) if p]
+        items = [p for p in re.split(r"[,\s]+", text) if has_visible(p)]
         if len(items) > spec.max_items:
             raise DomainError("bad_value", f"`{spec.key}` takes at most {spec.max_items} items.")
         if spec.kind == Kind.TEXTS:
@@ -279,7 +108,7 @@ def parse_value(spec: SettingSpec, raw: str) -> Any:
         return value
     if spec.kind == Kind.DURATION:
         return format_duration(parse_duration(text))
-    if not text:
+    if not has_visible(text):
         raise DomainError("bad_value", f"`{spec.key}` cannot be empty.")
     if len(text) > 200:
         raise DomainError("bad_value", f"`{spec.key}` takes at most 200 characters.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.domain.ideas import IdeaStatus
+from bot.domain.ideas import IdeaStatus, normalise_tags
 from bot.domain.publishing import Publication
 
 #: author_id of an idea whose author asked to be forgotten.
@@ -96,6 +96,12 @@ class IdeaDraft:
     @property
     def submitter(self) -> int:
         return self.author_id if self.submitted_by is None else self.submitted_by
+
+    def __post_init__(self) -> None:
+        # Tags come from every capture path and the /idea submit option: cleaned here, once,
+        # whoever builds the draft. (Title and body are cleaned and checked by the
+        # validators the service runs: an invisible title must be refused, not dropped.)
+        object.__setattr__(self, "tags", normalise_tags(self.tags))
 
 
 @dataclass(frozen=True, slots=True)

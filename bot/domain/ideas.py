@@ -6,12 +6,13 @@ rejected change never touches the database.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
 from bot.domain.errors import DomainError
+from bot.domain.text import clean_block, clean_line, has_visible, require_visible
 
 
 class IdeaStatus(StrEnum):
@@ -197,9 +198,10 @@ def _check_unhide(
 
 
 def validate_reason(reason: str | None, *, required: bool) -> str | None:
-    """Return the stripped reason, or None when it is blank and not required."""
-    text = (reason or "").strip()
-    if not text:
+    """Return the reason cleaned (:func:`bot.domain.text.clean_block`), or None when nothing
+    visible is left and it is not required."""
+    text = clean_block(reason or "")
+    if not has_visible(text):
         if required:
             raise DomainError("reason_required", "Please give a reason; the author will see it.")
         return None
@@ -267,15 +269,18 @@ def validate_kind(kind: str, allowed: Collection[str] = DEFAULT_KINDS) -> str:
 
 
 def normalise_title(title: str) -> str:
-    """Collapse whitespace (including newlines) so a title is one tidy line."""
-    return " ".join(title.split())
+    """The title cleaned (:func:`bot.domain.text.clean_line`): one tidy line, no control,
+    escape or bidirectional override characters, NFC."""
+    return clean_line(title)
 
 
 def validate_title(title: str) -> str:
-    """Return the title on one line, or raise when it is empty or over ``TITLE_MAX``."""
+    """Return the title cleaned, or raise when nothing visible is left or it is over
+    ``TITLE_MAX``."""
     value = normalise_title(title)
     if not value:
         raise DomainError("title_empty", "An idea needs a title.")
+    require_visible(value, field="title")
     if len(value) > TITLE_MAX:
         raise DomainError(
             "title_too_long",
@@ -284,12 +289,20 @@ def validate_title(title: str) -> str:
     return value
 
 
-def validate_body(body: str | None) -> str:
-    """Return the body with surrounding blank space removed (may be empty); raise if too long.
+def normalise_tags(tags: Iterable[str]) -> tuple[str, ...]:
+    """Tags as stored: each cleaned to one lowercase line; blank ones and repeats dropped
+    (order kept)."""
+    cleaned = (clean_line(tag.lower()) for tag in tags)
+    return tuple(dict.fromkeys(tag for tag in cleaned if has_visible(tag)))
 
-    Line breaks inside the body are kept: members format their descriptions.
+
+def validate_body(body: str | None) -> str:
+    """Return the body cleaned (:func:`bot.domain.text.clean_block`; may be empty); raise
+    if too long.
+
+    Line breaks and tabs inside the body are kept: members format their descriptions.
     """
-    value = (body or "").strip()
+    value = clean_block(body or "")
     if len(value) > BODY_MAX:
         raise DomainError(
             "body_too_long",

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
 from bot.domain.errors import DomainError
+from bot.domain.text import clean_line, has_visible
 
 
 class AwardKind(StrEnum):
@@ -251,6 +252,43 @@ def role_changes(
     return wanted - held, held - wanted
 
 
+def roles_to_recheck_after_season(rules: PointsRules) -> tuple[int, ...]:
+    """Reward roles whose holders may be owed a change once a season starts: every one
+    when roles follow season totals (each just went back to 0), none otherwise."""
+    if rules.role_basis is not RoleBasis.SEASON:
+        return ()
+    return tuple(r.role_id for r in rules.role_rewards)
+
+
+# -- helpful answers -----------------------------------------------------------------------
+def may_mark_helpful(marker_id: int, answerer_id: int, *, moderator: bool, asked: bool) -> bool:
+    """Whether a ✅ marks an answer helpful: the asker's (who started the thread, or wrote
+    the message the answer replies to) or a moderator's; never the answerer's own."""
+    return bool(answerer_id) and marker_id != answerer_id and (moderator or asked)
+
+
+def asker_decides(marker_id: int, answerer_id: int, *, moderator: bool) -> bool:
+    """Whether :func:`may_mark_helpful` depends on ``asked``: finding who asked may cost
+    Discord requests, so it is looked up only then."""
+    return not moderator and bool(answerer_id) and marker_id != answerer_id
+
+
+def cannot_carry_helpful(answerer_id: int, removed_by: int) -> frozenset[int]:
+    """Members whose ✅ cannot carry an answer's award once the ✅ that paid was removed:
+    the answerer and whoever removed theirs (no need to look them up)."""
+    return frozenset((answerer_id, removed_by))
+
+
+def carries_helpful(
+    marker_id: int, answerer_id: int, removed_by: int, *, moderator: bool, asked: bool
+) -> bool:
+    """Whether a ✅ still on an answer carries its award once the ✅ that paid was removed:
+    one that may mark it helpful, other than the remover's (the first such ✅ carries it)."""
+    return marker_id not in cannot_carry_helpful(answerer_id, removed_by) and may_mark_helpful(
+        marker_id, answerer_id, moderator=moderator, asked=asked
+    )
+
+
 # -- caps and cooldowns --------------------------------------------------------------------
 def capped_delta(delta: int, used_today: int, cap: int) -> int:
     """What may be paid of ``delta`` when ``used_today`` of a daily ``cap`` is spent.
@@ -324,12 +362,12 @@ def milestones_for(new_status: str) -> tuple[AwardKind, ...]:
 # -- adjustments -------------------------------------------------------------------------------
 def check_adjustment(delta: int, reason: str, limit: int) -> str:
     """Validate a moderator's adjustment; returns the cleaned reason."""
-    cleaned = " ".join(reason.split())
+    cleaned = clean_line(reason)
     if delta == 0:
         raise DomainError("bad_delta", "An adjustment of 0 points changes nothing.")
     if abs(delta) > limit:
         raise DomainError("delta_too_large", f"An adjustment is at most {limit} points either way.")
-    if not cleaned:
+    if not has_visible(cleaned):
         raise DomainError("reason_required", "Give a reason: members can see their history.")
     if len(cleaned) > REASON_MAX:
         raise DomainError("reason_too_long", f"Keep the reason under {REASON_MAX} characters.")
@@ -398,3 +436,38 @@ def rank_innovators(scores: Iterable[InnovatorScore], limit: int) -> list[Innova
         (s for s in scores if s.score > 0),
         key=lambda s: (-s.score, -s.implemented, s.member_id),
     )[:limit]
+
+
+def innovator_scores(
+    ideas: Iterable[Sequence[Any]], engaged: Mapping[int, int], since: str
+) -> list[InnovatorScore]:
+    """Fold per-idea rows and engagement counts into each member's score parts.
+
+    ``ideas`` are (author, status, support votes, submitted at, planned at, implemented
+    at) with times as sortable ISO text, like ``since``. Implemented counts ideas
+    implemented within the window; planned counts ideas now planned or in progress that
+    got there within it; votes count ideas submitted within it.
+    """
+    implemented: dict[int, int] = {}
+    planned: dict[int, int] = {}
+    votes: dict[int, list[int]] = {}
+    for author, status, support, submitted_at, planned_at, implemented_at in ideas:
+        author = int(author)
+        if status == "implemented" and implemented_at is not None and implemented_at >= since:
+            implemented[author] = implemented.get(author, 0) + 1
+        if status in ("planned", "in_progress") and planned_at is not None and planned_at >= since:
+            planned[author] = planned.get(author, 0) + 1
+        if submitted_at >= since:
+            votes.setdefault(author, []).append(int(support))
+    members = set(implemented) | set(planned) | set(votes) | set(engaged)
+    return [
+        InnovatorScore(
+            member,
+            implemented.get(member, 0),
+            planned.get(member, 0),
+            vote_roots(votes.get(member, [])),
+            engaged.get(member, 0),
+        )
+        for member in members
+        if member != FORGOTTEN
+    ]

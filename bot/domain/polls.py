@@ -8,10 +8,10 @@ decided on the state it is written against.
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, tzinfo
 
+from bot.domain import text as text_rules
 from bot.domain.errors import DomainError
 from bot.domain.poll_model import (
     Band,
@@ -38,26 +38,10 @@ NATIVE_MAX_HOURS = 32 * 24
 #: Ratings 4 and 5 (of 1–5) count as "important" and "satisfied" (top-two-box).
 TOP_BOX = (4, 5)
 
-# Characters that reorder or hide text: a member's option must read as it is shown.
-_BIDI_CONTROLS = frozenset(
-    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-)
-
 
 def clean_line(text: str) -> str:
-    """One line of member text as stored: NFC, no control or bidi-override characters,
-    whitespace collapsed.
-
-    TODO: use bot.domain.text (clean_line) once it is merged; this is the one place to
-    switch.
-    """
-    normal = unicodedata.normalize("NFC", text)
-    kept = "".join(
-        " " if ch.isspace() else ch
-        for ch in normal
-        if ch.isspace() or (unicodedata.category(ch) != "Cc" and ch not in _BIDI_CONTROLS)
-    )
-    return " ".join(kept.split())
+    """One line of member text as stored (the one place polls clean typed text)."""
+    return text_rules.clean_line(text)
 
 
 def validate_question(text: str) -> str:

@@ -18,6 +18,8 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from bot.domain.text import clean_line
+
 #: Width of every chart, and the height of its fixed parts plus one row, in pixels.
 WIDTH_PX = 800
 BASE_HEIGHT_PX = 120
@@ -141,9 +143,13 @@ def truncate(label: str, limit: int = MAX_LABEL) -> str:
 
 
 def _visible(text: str) -> str:
-    """``text`` without controls, format characters and modifiers, whitespace collapsed."""
+    """``text`` without controls, format characters and modifiers, whitespace collapsed.
+
+    First the cleaning every typed text gets (ANSI escapes removed whole, controls and bidi
+    overrides dropped, NFC so "e" + accent is drawn as the "é" the font has); then what
+    only a chart needs: format characters (joiners, marks) have no glyph to draw."""
     out = []
-    for char in text:
+    for char in clean_line(text):
         if char.isspace():
             out.append(" ")
         elif unicodedata.category(char) in ("Cc", "Cf") or ord(char) in _MODIFIERS:

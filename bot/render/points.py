@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 import discord
 
 from bot.domain.points import FORGOTTEN, InnovatorScore, Period
+from bot.domain.points_model import LeaderboardPage, LedgerEntry, MemberPoints, SeasonStart
 from bot.render import charts
-from bot.services.points import LeaderboardPage, LedgerEntry, MemberPoints, SeasonStart
 
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
 PERIOD_TITLES = {

@@ -23,7 +23,8 @@ Pointing discord.py at a sandbox by hand: :func:`point_discord_py_at` with
 ``Sandbox.api_base`` and ``Sandbox.gateway_url`` (undo with :func:`restore_discord_py`).
 
 What is emulated: see the module docstrings of :mod:`.gateway`, :mod:`.rest`,
-:mod:`.ratelimit` and :mod:`.validation`.
+:mod:`.ratelimit` and :mod:`.validation`. Outages and slow requests on demand:
+:mod:`.faults` (``Sandbox.faults``).
 
 What is NOT emulated (requests for unimplemented routes are answered 404 code 0 and listed
 in ``Sandbox.unhandled_routes``):
@@ -34,9 +35,10 @@ in ``Sandbox.unhandled_routes``):
 - custom emojis (reactions with ``name:id`` get 10014 Unknown Emoji) and super reactions;
 - sharding (one shard), ETF encoding, ``zstd-stream`` (discord.py falls back to plain text
   frames, which it accepts), gateway rate limits and the global REST limit of 50/s;
-- interactions in DMs and user-installed apps; command permission overrides (only
-  ``default_member_permissions`` is checked); localisations; attachment uploads in slash
-  options beyond ``(filename, bytes)`` tuples;
+- interactions in DMs and user-installed apps; command permission overrides other than
+  a command's role and member overrides set with ``Driver.set_command_permission`` (no
+  channel or app-wide overrides, no REST route for them); localisations; attachment
+  uploads in slash options beyond ``(filename, bytes)`` tuples;
 - private-thread visibility rules, slow mode, automod, nitro/boost limits, message
   forwarding, embeds unfurled from links, role/member mentions' ping semantics beyond the
   ``mentions`` arrays;
@@ -45,6 +47,7 @@ in ``Sandbox.unhandled_routes``):
 
 from bot.sandbox.driver import Driver, InteractionResult, InvalidInteraction, Modal, Response
 from bot.sandbox.errors import ApiError
+from bot.sandbox.faults import Fault, Faults
 from bot.sandbox.mentions import readable
 from bot.sandbox.ratelimit import RateLimitRule, RateLimits
 from bot.sandbox.rest import RestCall
@@ -71,6 +74,8 @@ __all__ = [
     "Channel",
     "ChannelType",
     "Driver",
+    "Fault",
+    "Faults",
     "Guild",
     "Intent",
     "InteractionResult",

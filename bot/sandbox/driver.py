@@ -304,6 +304,15 @@ class Driver:
         """An admin takes roles from ``member``."""
         self.world.change_roles(self.world.guilds[member.guild_id], member, remove=roles)
 
+    def set_command_permission(
+        self, guild: Guild, command: str, target: Role | Person, *, allow: bool = True
+    ) -> None:
+        """An admin allows or denies the top-level ``command`` for a role (``guild.everyone``
+        for everyone) or a member, as in Server Settings → Integrations → the app. Such an
+        override decides instead of the command's ``default_member_permissions``."""
+        per_command = self.world.command_permissions.setdefault(guild.id, {})
+        per_command.setdefault(command, {})[target.id] = allow
+
     def bot_role(self, guild: Guild) -> Role:
         """The bot's managed role in ``guild``."""
         return next(r for r in guild.roles.values() if r.managed and r.name == self.world.bot.name)
@@ -535,6 +544,14 @@ class Driver:
         )
 
     def _check_usable(self, cmd: Json, member: Member, channel: Channel) -> None:
+        allowed = self._command_override(cmd["name"], member)
+        if allowed is not None:
+            if not allowed:
+                raise InvalidInteraction(
+                    f"{member.name} cannot use {cmd['name']!r}: denied to them in the server's "
+                    "integration settings"
+                )
+            return
         needed = cmd.get("default_member_permissions")
         if needed is not None and self.world.permissions(member.id, channel) & int(needed) != int(
             needed
@@ -542,6 +559,18 @@ class Driver:
             raise InvalidInteraction(
                 f"{member.name} cannot use {cmd['name']!r}: lacks permissions {needed}"
             )
+
+    def _command_override(self, name: str, member: Member) -> bool | None:
+        # Discord's order: the member's own override, else their roles' (one allowing role
+        # is enough), else @everyone's; None when no override applies, and then the
+        # command's default_member_permissions decide.
+        overrides = self.world.command_permissions.get(member.guild_id, {}).get(name, {})
+        if member.id in overrides:
+            return overrides[member.id]
+        by_roles = [overrides[r] for r in member.role_ids if r in overrides]
+        if by_roles:
+            return any(by_roles)
+        return overrides.get(member.guild_id)
 
     def _default_channel(self, member: Member) -> Channel:
         channels = self.world.text_channels(self.world.guilds[member.guild_id])

@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
@@ -22,6 +23,7 @@ from aiohttp import web
 
 from bot.sandbox import validation
 from bot.sandbox.errors import ApiError, missing_access, unknown
+from bot.sandbox.faults import Faults
 from bot.sandbox.ratelimit import Bucket, RateLimiter, RateLimitRule
 from bot.sandbox.state import Attachment as StoredFile
 from bot.sandbox.state import (
@@ -100,6 +102,13 @@ def _json_response(
     )
 
 
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
 class Rest:
     """The REST half of the sandbox."""
 
@@ -123,6 +132,7 @@ class Rest:
         self.allowed_privileged = allowed_privileged
         self.calls: list[RestCall] = []
         self.unhandled: list[RestCall] = []
+        self.faults = Faults(world.changed)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -147,9 +157,14 @@ class Rest:
                 continue
             call.route = template
             params = {k: unquote(v) for k, v in match.groupdict().items()}
-            response = await self._run(
-                request, call, handler, Ctx(request, params, call.json, files, request.query)
-            )
+            failure = await self.faults.intercept(request.method, template)
+            if failure is not None:
+                body = {"message": f"{failure}: {_phrase(failure)}", "code": 0}
+                response = _json_response(failure, body)
+            else:
+                response = await self._run(
+                    request, call, handler, Ctx(request, params, call.json, files, request.query)
+                )
             break
         else:
             call.route = "(unhandled)"
@@ -424,11 +439,14 @@ class Rest:
                     "type": 1,
                     "description": "",
                     "options": [],
-                    "default_member_permissions": None,
                     "nsfw": False,
                     "contexts": None,
                     "integration_types": [0],
                     **cmd,
+                    # Sent as a number or a string; Discord answers with a string.
+                    "default_member_permissions": _permission_string(
+                        cmd.get("default_member_permissions")
+                    ),
                     "id": ids.get(key) or str(self.world.ids.next()),
                     "application_id": str(self.world.application_id),
                     "version": str(self.world.ids.next()),
@@ -904,12 +922,31 @@ def _validate_commands(commands: list[Json]) -> None:
             _validate_options(errors, cmd, (i,))
         else:
             errors.length(name, (i, "name"), 32, 1)
+        needed = cmd.get("default_member_permissions")
+        if needed is not None and _permission_string(needed) is None:
+            errors.add(
+                (i, "default_member_permissions"),
+                "NUMBER_TYPE_COERCE",
+                f"Value {needed!r} is not a valid permissions integer.",
+            )
     for kind in (1, 2, 3):
         if sum(1 for c in commands if c.get("type", 1) == kind) > 100:
             errors.add(
                 (), "APPLICATION_COMMANDS_TOO_MANY", "Maximum number of application commands (100)"
             )
     errors.raise_if_any()
+
+
+def _permission_string(value: Any) -> str | None:
+    """A command's ``default_member_permissions`` as Discord stores it (a decimal string),
+    or None when unset or not a non-negative integer (``True`` is not one)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and value >= 0:
+        return str(value)
+    if isinstance(value, str) and value.isdecimal() and value.isascii():
+        return str(int(value))
+    return None
 
 
 def _validate_options(errors: validation.Errors, cmd: Json, path: tuple[str | int, ...]) -> None:

@@ -12,6 +12,7 @@ from aiohttp import web
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from bot.sandbox.faults import Faults
 from bot.sandbox.gateway import Gateway
 from bot.sandbox.ratelimit import RateLimiter, RateLimits
 from bot.sandbox.rest import API_PREFIX, Rest, RestCall
@@ -112,6 +113,11 @@ class Sandbox:
         return self.rest.calls
 
     @property
+    def faults(self) -> Faults:
+        """Outages and slow requests on demand: see :mod:`bot.sandbox.faults`."""
+        return self.rest.faults
+
+    @property
     def unhandled_routes(self) -> list[RestCall]:
         """Requests no route matched (answered 404 code 0); tests assert this stays empty."""
         return self.rest.unhandled
@@ -144,6 +150,7 @@ class Sandbox:
         if self._runner is None:
             return
         self.gateway.online.set()  # release sockets held before HELLO
+        self.faults.clear()  # and requests held by a fault
         await self.gateway.close_all()
         await self._runner.cleanup()
         self._runner = None

@@ -592,6 +592,9 @@ class World:
         self.interactions: dict[int, Interaction] = {}
         self.global_commands: list[Json] = []
         self.guild_commands: dict[int, list[Json]] = {}
+        #: guild id → command name → role or member id → allowed: the overrides a server's
+        #: admins set in Server Settings → Integrations (``guild id`` is @everyone).
+        self.command_permissions: dict[int, dict[str, dict[int, bool]]] = {}
         self.bot = self.add_user(bot_name, bot=True)
         self.application_id = self.bot.id
         self.log: list[Activity] = []

@@ -23,6 +23,9 @@ class GuildSettingsService:
         self._db = db
         self._defaults = dict(defaults)
         self._cache: dict[int, GuildConfig] = {}
+        # Bumped by every change: a read that began before a change must not cache what
+        # it read (it could be the old settings, cached for good).
+        self._generation: dict[int, int] = {}
         self.on_change: list[SettingsHook] = []
 
     def _effective(self, conn: Any, guild_id: int, keys: list[str]) -> dict[str, Any]:
@@ -39,12 +42,18 @@ class GuildSettingsService:
         """The guild's effective settings (cached until the next change)."""
         config = self._cache.get(guild_id)
         if config is None:
+            generation = self._generation.get(guild_id, 0)
             overrides = await self._db.read(lambda c: common.load_guild_overrides(c, guild_id))
             # A key dropped from the code since it was stored is ignored, not an error.
             overrides = {k: v for k, v in overrides.items() if k in GUILD_SETTINGS}
             config = GuildConfig(guild_id, self._defaults, overrides)
-            self._cache[guild_id] = config
+            if self._generation.get(guild_id, 0) == generation:
+                self._cache[guild_id] = config
         return config
+
+    def _invalidate(self, guild_id: int) -> None:
+        self._generation[guild_id] = self._generation.get(guild_id, 0) + 1
+        self._cache.pop(guild_id, None)
 
     def cached(self, guild_id: int) -> GuildConfig | None:
         """The guild's settings if already loaded, else None; never touches the database.
@@ -83,7 +92,7 @@ class GuildSettingsService:
             )
 
         await self._db.write(unit)
-        self._cache.pop(guild_id, None)
+        self._invalidate(guild_id)
 
     async def reset(self, guild_id: int, key: str | None, actor_id: int) -> int:
         """Return one key (or all, when ``key`` is None) to the default."""
@@ -100,8 +109,8 @@ class GuildSettingsService:
             return count
 
         count = await self._db.write(unit)
-        self._cache.pop(guild_id, None)
+        self._invalidate(guild_id)
         return count
 
     def forget_guild(self, guild_id: int) -> None:
-        self._cache.pop(guild_id, None)
+        self._invalidate(guild_id)

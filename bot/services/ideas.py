@@ -57,7 +57,7 @@ from bot.domain.ranking import SortOrder, rank
 from bot.domain.similarity import SimilarityIndex
 from bot.domain.snowflake import time_snowflake
 from bot.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited
-from bot.services._util import domain_errors
+from bot.services._util import clamp_page, domain_errors
 from bot.services.guild_settings import GuildSettingsService
 from bot.storage import Tx, common
 from bot.storage import ideas as repo
@@ -739,6 +739,8 @@ class IdeaService:
         source's author becomes a contributor of the target, the source becomes a duplicate."""
         if source_no == target_no:
             raise InvalidInput("An idea cannot be merged into itself.")
+        with domain_errors():
+            reason = validate_reason(reason, required=False)
 
         def unit(conn: Tx) -> MergeResult:
             source = repo.get_by_number(conn, guild_id, source_no)
@@ -935,7 +937,7 @@ class IdeaService:
         if not words:
             raise InvalidInput("Search for at least one word.")
         match = " ".join(f'"{w}"*' for w in words[:12])
-        offset = (max(1, page) - 1) * PAGE_SIZE
+        offset = (clamp_page(page) - 1) * PAGE_SIZE
         ideas, total = await self._db.read(
             lambda c: repo.search(c, guild_id, match, PAGE_SIZE, offset)
         )

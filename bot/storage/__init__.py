@@ -1,7 +1,9 @@
-"""Storage: the SQLite database, migrations and repositories. SQL lives only here."""
+"""Storage: the SQLite database, migrations and repositories. SQL lives only here.
 
-import sqlite3
+Services name the connection their units receive as :data:`Tx` and nest a unit with
+:func:`savepoint`; neither ``sqlite3`` nor transaction statements appear outside storage.
+"""
 
-#: The connection a unit of work runs on (see ``Database.write``). Services annotate their
-#: units with this alias and never import sqlite3: what a transaction is stays storage's.
-Tx = sqlite3.Connection
+from bot.storage.database import Savepoint, Tx, savepoint
+
+__all__ = ["Savepoint", "Tx", "savepoint"]

@@ -11,6 +11,15 @@ from typing import Any
 
 import orjson
 
+#: SQLite INTEGERs are signed 64-bit. A larger Python int cannot even be bound to a query
+#: (OverflowError) and no row holds one, so a lookup of such a number finds nothing.
+INTEGER_MIN, INTEGER_MAX = -(2**63), 2**63 - 1
+
+
+def fits_integer(value: int) -> bool:
+    """Whether SQLite can store ``value`` (ids and numbers from custom_ids may be forged)."""
+    return INTEGER_MIN <= value <= INTEGER_MAX
+
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()

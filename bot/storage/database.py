@@ -31,18 +31,121 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import Any, TypeAlias, TypeVar
 
 import aiosqlite
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Unit = Callable[[sqlite3.Connection], Any]
+
+#: The connection a unit of work runs on. Services annotate their units with it and hand
+#: it to storage functions; they never run SQL on it, nor import ``sqlite3`` to name it.
+Tx: TypeAlias = sqlite3.Connection
+Unit = Callable[[Tx], Any]
+
+
+class Savepoint:
+    """A nested unit inside the current transaction (see :func:`savepoint`)."""
+
+    __slots__ = ("_conn", "_name")
+
+    def __init__(self, conn: Tx, name: str) -> None:
+        if not name.isidentifier():  # it goes into the SQL text: a fixed name, never input
+            raise ValueError(f"not a savepoint name: {name!r}")
+        self._conn = conn
+        self._name = name
+
+    def __enter__(self) -> Savepoint:
+        self._conn.execute(f"SAVEPOINT {self._name}")
+        return self
+
+    def rollback(self) -> None:
+        """Undo what the block wrote so far and stay inside it (plan again, write again)."""
+        self._conn.execute(f"ROLLBACK TO {self._name}")
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self._conn.execute(f"ROLLBACK TO {self._name}")
+        self._conn.execute(f"RELEASE {self._name}")
+
+
+def savepoint(conn: Tx, name: str) -> Savepoint:
+    """``with savepoint(tx, "name"):`` runs a block as a nested unit of ``tx``'s
+    transaction: if the block raises, what it wrote is undone and the exception goes on,
+    while the rest of the unit stands (catch it to skip just that part). The ``as`` target
+    can :meth:`~Savepoint.rollback` part-way.
+
+    A class, not a generator context manager: it runs once per outbox event, and the
+    cheaper form keeps that overhead out of the writer's batches.
+    """
+    return Savepoint(conn, name)
 
 
 class DatabaseClosed(RuntimeError):
     """A write was submitted after the database began closing."""
+
+
+class DatabaseUnavailable(Exception):
+    """The database file cannot be used at all; ``problem`` says why, SQLite's own error
+    is the ``__cause__``. Nothing was written to the file: the operator decides.
+
+    - ``not_sqlite``: not an SQLite database, or a damaged one;
+    - ``locked``: another process holds a lock on it (longer than ``busy_timeout_ms``);
+    - ``cannot_open``: it (or its folder) cannot be created, opened or written.
+    """
+
+    NOT_SQLITE = "not_sqlite"
+    LOCKED = "locked"
+    CANNOT_OPEN = "cannot_open"
+
+    def __init__(self, path: str | Path, problem: str, detail: str) -> None:
+        super().__init__(f"{path}: {detail}")
+        self.path = Path(path)
+        self.problem = problem
+        self.detail = detail
+
+
+# SQLite's primary result codes that mean the file itself is unusable.
+_UNUSABLE = {
+    sqlite3.SQLITE_NOTADB: DatabaseUnavailable.NOT_SQLITE,
+    sqlite3.SQLITE_CORRUPT: DatabaseUnavailable.NOT_SQLITE,
+    sqlite3.SQLITE_BUSY: DatabaseUnavailable.LOCKED,
+    sqlite3.SQLITE_CANTOPEN: DatabaseUnavailable.CANNOT_OPEN,
+    sqlite3.SQLITE_PERM: DatabaseUnavailable.CANNOT_OPEN,
+    sqlite3.SQLITE_READONLY: DatabaseUnavailable.CANNOT_OPEN,
+}
+
+
+def unavailable(error: BaseException, path: str | Path) -> DatabaseUnavailable | None:
+    """The storage problem behind ``error``, or None if it is not one.
+
+    Looks through the exceptions ``error`` was raised from (a migration wraps SQLite's
+    error, the sandbox driver wraps the bot's): a :class:`DatabaseUnavailable` is returned
+    as is; an SQLite error meaning the file is unusable becomes one about ``path``.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException] = [error]
+    while pending:
+        exc = pending.pop(0)
+        if id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        if isinstance(exc, DatabaseUnavailable):
+            return exc
+        code = getattr(exc, "sqlite_errorcode", None)
+        if isinstance(exc, sqlite3.Error) and isinstance(code, int):
+            problem = _UNUSABLE.get(code & 0xFF)  # extended codes keep the primary in the low byte
+            if problem is not None:
+                return DatabaseUnavailable(path, problem, str(exc))
+        pending += [e for e in (exc.__cause__, exc.__context__) if e is not None]
+    return None
 
 
 @dataclass(slots=True)
@@ -160,9 +263,22 @@ class Database:
 
     # -- lifecycle -------------------------------------------------------------------
     async def open(self) -> None:
-        """Create the folder, open both connections and start the writer task."""
+        """Create the folder, open the connections and start the writer task.
+
+        Opening an open database does nothing (the CLI opens it before logging in to
+        Discord, then the bot's start-up opens it again). A file that cannot be used
+        raises :class:`DatabaseUnavailable`, untouched.
+        """
+        if self._task is not None:
+            return
         if str(self.path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                detail = f"cannot create its folder: {exc.strerror or exc}"
+                raise DatabaseUnavailable(
+                    self.path, DatabaseUnavailable.CANNOT_OPEN, detail
+                ) from exc
         try:
             self._writer = await aiosqlite.connect(self.path, isolation_level=None)
             await _run_in_thread(
@@ -181,11 +297,14 @@ class Database:
                     self.busy_timeout_ms,
                     writer=False,
                 )
-        except BaseException:
+        except BaseException as exc:
             for conn in (self._checkpointer, self._reader, self._writer):
                 if conn is not None:
                     await conn.close()
             self._checkpointer = self._reader = self._writer = None
+            problem = unavailable(exc, self.path)
+            if problem is not None:
+                raise problem from exc
             raise
         self._closing = False
         self._task = asyncio.create_task(self._writer_loop(), name="cocreate-db-writer")
@@ -235,7 +354,7 @@ class Database:
         await self.close()
 
     # -- writes ----------------------------------------------------------------------
-    async def write(self, unit: Callable[[sqlite3.Connection], T], *, weight: int = 1) -> T:
+    async def write(self, unit: Callable[[Tx], T], *, weight: int = 1) -> T:
         """Run ``unit`` in the next batch and return its result once the batch committed.
 
         If ``unit`` raises, its changes are rolled back and the exception is re-raised
@@ -244,9 +363,7 @@ class Database:
         """
         return await self.submit(unit, weight=weight)
 
-    def submit(
-        self, unit: Callable[[sqlite3.Connection], T], *, weight: int = 1
-    ) -> asyncio.Future[T]:
+    def submit(self, unit: Callable[[Tx], T], *, weight: int = 1) -> asyncio.Future[T]:
         """Queue ``unit`` without waiting: the future resolves when its batch committed.
 
         For callers that batch many requests into one unit themselves and hand results
@@ -305,7 +422,10 @@ class Database:
         try:
             outcomes = await _run_in_thread(self._writer, _run_batch, self._writer_conn, batch)
         except BaseException as exc:  # the commit failed: nobody in this batch is durable
-            log.exception("Batch of %d writes failed to commit", len(batch))
+            if unavailable(exc, self.path) is not None:  # the file, not the code: no traceback
+                log.error("Batch of %d writes failed to commit: %s", len(batch), exc)
+            else:
+                log.exception("Batch of %d writes failed to commit", len(batch))
             for item in batch:
                 if not item.future.done():
                     item.future.set_exception(exc)
@@ -352,7 +472,7 @@ class Database:
         return await _run_in_thread(self._writer, fn, self._writer_conn)
 
     # -- reads -----------------------------------------------------------------------
-    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def read(self, fn: Callable[[Tx], T]) -> T:
         """Run a read-only function on the reader connection (sees committed data only)."""
         if self._reader is None:
             raise DatabaseClosed("the database is closed")

@@ -13,7 +13,7 @@ import orjson
 from bot.domain import events
 from bot.domain.idea_model import FORMER_MEMBER, Idea, IdeaDraft, IdeaEvent, ListFilters, Notice
 from bot.domain.ideas import IdeaStatus
-from bot.storage.common import emit_event, from_iso, now_iso
+from bot.storage.common import emit_event, fits_integer, from_iso, now_iso
 
 _IDEA_COLUMNS = (
     "id, guild_id, number, kind, title, body, author_id, status, status_reason, source, "
@@ -91,6 +91,8 @@ def _one(conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> Idea 
 
 
 def get_by_number(conn: sqlite3.Connection, guild_id: int, number: int) -> Idea | None:
+    if not fits_integer(number):  # no idea has it
+        return None
     return _one(conn, "guild_id = ? AND number = ?", (guild_id, number))
 
 
@@ -116,6 +118,8 @@ def get_for_vote(
     """Idea #``number``'s row with ``member_id``'s current vote on it as ``my_vote`` (NULL
     for none), in one query. The vote path runs for every voter at once: it checks the
     row's few columns and builds the Idea once, after the vote (:func:`idea_from_row`)."""
+    if not fits_integer(number):  # no idea has it
+        return None
     row: sqlite3.Row | None = conn.execute(
         f"SELECT {_IDEA_COLUMNS}, (SELECT v.value FROM idea_votes v WHERE v.idea_id = ideas.id "
         "AND v.member_id = ?) AS my_vote FROM ideas WHERE guild_id = ? AND number = ?",

@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from bot.domain.points_model import LedgerEntry
+
 
 def ts(moment: datetime) -> str:
     """ISO text that always carries microseconds, so text order is time order."""
@@ -313,27 +315,57 @@ def net_by_member_and_kind(
     return [(int(r[0]), str(r[1]), int(r[2])) for r in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class KeyedEntry:
+    """A stored entry with its recipient and award key: what undoing an award reads."""
+
+    id: int
+    member_id: int
+    delta: int
+    kind: str
+    award_key: str
+    actor_id: int | None
+    created_at: datetime
+
+
+_KEYED_COLUMNS = "id, member_id, delta, kind, award_key, actor_id, created_at"
+
+
+def _keyed(row: sqlite3.Row) -> KeyedEntry:
+    return KeyedEntry(
+        int(row[0]),
+        int(row[1]),
+        int(row[2]),
+        str(row[3]),
+        str(row[4]),
+        None if row[5] is None else int(row[5]),
+        datetime.fromisoformat(row[6]),
+    )
+
+
 def source_entries(
     conn: sqlite3.Connection, guild_id: int, source_kind: str, source_id: int, kind: str
-) -> list[sqlite3.Row]:
+) -> list[KeyedEntry]:
     """Entries of one kind a source produced, oldest first (the source index)."""
-    return conn.execute(
-        "SELECT id, member_id, delta, award_key, actor_id, created_at FROM points_ledger "
+    rows = conn.execute(
+        f"SELECT {_KEYED_COLUMNS} FROM points_ledger "
         "WHERE guild_id = ? AND source_kind = ? AND source_id = ? AND kind = ? ORDER BY id",
         (guild_id, source_kind, source_id, kind),
     ).fetchall()
+    return [_keyed(r) for r in rows]
 
 
 def entries_with_key_prefix(
     conn: sqlite3.Connection, guild_id: int, prefix: str
-) -> list[sqlite3.Row]:
+) -> list[KeyedEntry]:
     """Entries whose award key starts with ``prefix`` (a range on the unique index)."""
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    return conn.execute(
-        "SELECT * FROM points_ledger WHERE guild_id = ? AND award_key >= ? AND award_key < ? "
-        "ORDER BY id",
+    rows = conn.execute(
+        f"SELECT {_KEYED_COLUMNS} FROM points_ledger WHERE guild_id = ? AND award_key >= ? "
+        "AND award_key < ? ORDER BY id",
         (guild_id, prefix, upper),
     ).fetchall()
+    return [_keyed(r) for r in rows]
 
 
 # -- vote pairs ----------------------------------------------------------------------------
@@ -562,14 +594,28 @@ def members_above(conn: sqlite3.Connection, guild_id: int, all_time: int) -> lis
 
 def recent_entries(
     conn: sqlite3.Connection, guild_id: int, member_id: int, limit: int
-) -> list[sqlite3.Row]:
+) -> list[LedgerEntry]:
     """A member's latest ledger entries, newest first."""
-    return conn.execute(
+    rows = conn.execute(
         "SELECT id, delta, kind, reason, source_kind, source_id, actor_id, withheld, "
         "created_at FROM points_ledger WHERE guild_id = ? AND member_id = ? "
         "ORDER BY id DESC LIMIT ?",
         (guild_id, member_id, limit),
     ).fetchall()
+    return [
+        LedgerEntry(
+            int(r["id"]),
+            int(r["delta"]),
+            str(r["kind"]),
+            str(r["reason"]),
+            str(r["source_kind"]),
+            r["source_id"],
+            r["actor_id"],
+            int(r["withheld"]),
+            datetime.fromisoformat(r["created_at"]),
+        )
+        for r in rows
+    ]
 
 
 def ledger_sums(conn: sqlite3.Connection, guild_id: int) -> dict[int, int]:
@@ -628,14 +674,16 @@ def top_from_ledger(
     return [(int(r[0]), int(r[1])) for r in rows]
 
 
-def innovator_ideas(conn: sqlite3.Connection, guild_id: int, since: str) -> list[sqlite3.Row]:
-    """Visible ideas with any activity in the window that the score counts."""
-    return conn.execute(
+def innovator_ideas(conn: sqlite3.Connection, guild_id: int, since: str) -> list[tuple[Any, ...]]:
+    """Visible ideas with any activity in the window that the score counts: (author,
+    status, support votes, submitted at, planned at, implemented at)."""
+    rows = conn.execute(
         "SELECT author_id, status, support_votes, submitted_at, planned_at, implemented_at "
         "FROM points_idea_stats WHERE guild_id = ?1 AND author_id != 0 AND hidden = 0 "
         "AND (submitted_at >= ?2 OR planned_at >= ?2 OR implemented_at >= ?2)",
         (guild_id, since),
     ).fetchall()
+    return [tuple(r) for r in rows]
 
 
 def engagement_counts(conn: sqlite3.Connection, guild_id: int, since: str) -> dict[int, int]:

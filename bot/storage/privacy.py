@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from bot.storage.common import now_iso
+from bot.storage.common import fits_integer, now_iso
 
 
 def create_request(conn: sqlite3.Connection, guild_id: int, user_id: int) -> int | None:
@@ -20,6 +20,8 @@ def create_request(conn: sqlite3.Connection, guild_id: int, user_id: int) -> int
 
 
 def get_request(conn: sqlite3.Connection, request_id: int) -> sqlite3.Row | None:
+    if not fits_integer(request_id):  # no request has it
+        return None
     row: sqlite3.Row | None = conn.execute(
         "SELECT * FROM privacy_requests WHERE id = ?", (request_id,)
     ).fetchone()

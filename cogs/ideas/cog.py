@@ -30,6 +30,7 @@ from bot.domain.idea_model import (
 )
 from bot.domain.ideas import IdeaStatus
 from bot.domain.ranking import SortOrder
+from bot.domain.text import clean_block
 from bot.domain.timeparse import format_duration, parse_duration
 from bot.errors import InvalidInput, PermissionDenied, RateLimited, UserError
 from bot.render import ideas as render
@@ -499,7 +500,7 @@ class Ideas(commands.Cog):
                 interaction.user,
                 "idea.status",
                 f"#{number}: {change.old.value} → {change.new.value}"
-                + (f" — {reason}" if reason else ""),
+                + (f" — {change.reason}" if change.reason else ""),
             )
         return change
 
@@ -834,7 +835,7 @@ class Ideas(commands.Cog):
             interaction.guild_id,
             interaction.user,
             "idea.block",
-            f"{member.mention} {how_long}: {reason}"
+            f"{member.mention} {how_long}: {clean_block(reason)}"
             + (f" (until {render.stamp(until, 'f')})" if until else ""),
         )
 

@@ -39,7 +39,6 @@ from cogs.ideas.ui import KeepOrSupport, card_view
 
 log = logging.getLogger(__name__)
 
-CARD_REFRESH_DELAY = 1.0  # votes within a second become one card edit
 CARD_EDIT_RETRIES = 5  # a failing card edit is retried with backoff, then left to the next start
 LOOK_BACK = 50  # messages a retried publication reads to find what a crashed attempt posted
 
@@ -50,7 +49,7 @@ class IdeaPublisher:
     def __init__(self, bot: CocreateBot) -> None:
         self.bot = bot
         self.services = bot.services
-        self.card_refresh_delay = CARD_REFRESH_DELAY
+        self.card_refresh_delay = bot.settings.discord.card_edit_interval
         self._refresh: dict[int, asyncio.Task[None]] = {}
         self._dirty: set[int] = set()
         # The hot path's in-memory hand-offs (see submit_and_publish):

@@ -1,117 +1,156 @@
-"""Run ``python -m bot run`` as operators do — a separate process against the sandbox —
-to kill it at the worst moment (``COCREATE_FAULTS`` or SIGKILL) and start it again."""
+"""Cocreate as operators run it: ``python -m bot …`` in a subprocess, against a sandbox
+that runs in the test's own event loop, its output read line by line."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
+import re
+import signal
 import sqlite3
 import sys
+import time
 from pathlib import Path
-from typing import Any
 
+from bot.app import create_services
+from bot.demo.community import Community, sandbox_settings
 from bot.sandbox import Driver
+from bot.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-class BotProcess:
-    """One ``cocreate run`` process at a time on one database, pointed at ``driver``."""
+def bot_environment(
+    api_base: str, gateway_url: str, db_path: Path, *, token: str = "sandbox-token", **settings: str
+) -> dict[str, str]:
+    """The environment of a bot process: this one's, without any Cocreate setting or token
+    from outside, pointed at the sandbox; ``settings`` are ``SECTION_KEY=value`` extras."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("COCREATE_") and name != "DISCORD_TOKEN"
+    }
+    env.update(
+        {
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
+            "PYTHONUNBUFFERED": "1",
+            "DISCORD_TOKEN": token,
+            "COCREATE_DISCORD_API_BASE": api_base,
+            "COCREATE_DISCORD_GATEWAY_URL": gateway_url,
+            "COCREATE_DISCORD_GUILD_READY_TIMEOUT": "0.1",
+            "COCREATE_DATABASE_PATH": str(db_path),
+            "COCREATE_DATABASE_BACKUP_BEFORE_MIGRATE": "false",
+            "COCREATE_LOGGING_LEVEL": "INFO",
+        }
+    )
+    env.update({f"COCREATE_{key.upper()}": value for key, value in settings.items()})
+    return env
 
-    def __init__(self, driver: Driver, db_path: Path) -> None:
-        self.driver = driver
-        self.db_path = db_path
-        self.proc: asyncio.subprocess.Process | None = None
-        self.lines: list[str] = []
-        self._reader: asyncio.Task[None] | None = None
-        self._new_line = asyncio.Event()
 
-    def environment(self, faults: str = "") -> dict[str, str]:
-        sandbox = self.driver.sandbox
-        env = {k: v for k, v in os.environ.items() if not k.startswith("COCREATE_")}
-        env.update(
-            DISCORD_TOKEN=sandbox.token,
-            COCREATE_DISCORD_API_BASE=sandbox.api_base,
-            COCREATE_DISCORD_GATEWAY_URL=sandbox.gateway_url,
-            COCREATE_DISCORD_GUILD_READY_TIMEOUT="0.1",
-            COCREATE_DATABASE_PATH=str(self.db_path),
-            COCREATE_DATABASE_BACKUP_BEFORE_MIGRATE="false",
-            COCREATE_LOGGING_LEVEL="INFO",
-            COCREATE_FAULTS=faults,
-            PYTHONPATH=str(REPO),
+async def prepare_database(driver: Driver, community: Community, db_path: Path) -> None:
+    """The database after a moderator's /setup: migrated, the community's channels chosen."""
+    settings = sandbox_settings(load_settings(environ={}), driver, db_path)
+    services = create_services(settings)
+    await services.start()
+    try:
+        await services.guild_settings.set_values(
+            community.guild.id, community.configured, community.owner.id
         )
-        return env
+    finally:
+        await services.close()
 
-    async def start(self, *, faults: str = "", ready_timeout: float = 20.0) -> None:
-        """Start the process; return once it is connected (it logged "Connected as")."""
-        assert self.proc is None or self.proc.returncode is not None, "already running"
-        self.lines = []
-        self.proc = await asyncio.create_subprocess_exec(
+
+class BotProcess:
+    """One ``python -m bot`` process; every line it prints (stdout and stderr) is kept."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self._news = asyncio.Event()
+        self._reader = asyncio.create_task(self._read(), name="bot-process-reader")
+
+    @classmethod
+    async def start(cls, env: dict[str, str], *args: str, cwd: Path) -> BotProcess:
+        proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "bot",
-            "run",
+            *args,
+            env=env,
+            cwd=cwd,
+            stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            env=self.environment(faults),
-            cwd=str(self.db_path.parent),
         )
-        self._reader = asyncio.create_task(self._read(self.proc))
-        await self.wait_for_log("Connected as", ready_timeout)
+        return cls(proc)
 
-    async def _read(self, proc: asyncio.subprocess.Process) -> None:
-        assert proc.stdout is not None
-        async for raw in proc.stdout:
-            self.lines.append(raw.decode(errors="replace").rstrip())
-            self._new_line.set()
-        self._new_line.set()
-
-    async def wait_for_log(self, text: str, timeout: float = 10.0) -> str:  # noqa: ASYNC109
-        """The first output line containing ``text`` (AssertionError on exit or timeout)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            for line in self.lines:
-                if text in line:
-                    return line
-            if self.proc is not None and self.proc.returncode is not None and self._reader_done:
-                raise AssertionError(
-                    f"exited ({self.proc.returncode}) before {text!r}:\n" + self.output
-                )
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise AssertionError(f"no {text!r} within {timeout}s:\n" + self.output)
-            self._new_line.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._new_line.wait(), remaining)
-
-    @property
-    def _reader_done(self) -> bool:
-        return self._reader is not None and self._reader.done()
+    async def _read(self) -> None:
+        assert self.proc.stdout is not None
+        async for raw in self.proc.stdout:
+            self.lines.append(raw.decode(errors="replace").rstrip("\n"))
+            self._news.set()
+        self._news.set()
 
     @property
     def output(self) -> str:
-        return "\n".join(self.lines[-60:])
+        return "\n".join(self.lines)
 
-    async def wait_exit(self, timeout: float = 15.0) -> int:  # noqa: ASYNC109
-        assert self.proc is not None
+    def count(self, pattern: str) -> int:
+        return sum(1 for line in self.lines if re.search(pattern, line))
+
+    async def wait_for_line(self, pattern: str, *, count: int = 1, timeout: float = 30.0) -> str:  # noqa: ASYNC109
+        """The ``count``-th line matching the regex ``pattern`` (bounded wait)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [line for line in self.lines if re.search(pattern, line)]
+            if len(found) >= count:
+                return found[count - 1]
+            if self._reader.done():
+                raise AssertionError(f"the process ended without {pattern!r}:\n{self.output}")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no {pattern!r} within {timeout}s:\n{self.output}")
+            self._news.clear()
+            try:
+                await asyncio.wait_for(self._news.wait(), remaining)
+            except TimeoutError:
+                continue
+
+    def send(self, sig: signal.Signals) -> float:
+        """Send ``sig``; returns the monotonic time it was sent."""
+        sent = time.monotonic()
+        self.proc.send_signal(sig)
+        return sent
+
+    async def exit_code(self, timeout: float) -> int:  # noqa: ASYNC109
+        """The exit code, once the process ended and its output is read (bounded wait)."""
         try:
             code = await asyncio.wait_for(self.proc.wait(), timeout)
+            await asyncio.wait_for(self._reader, timeout)
         except TimeoutError:
             raise AssertionError(f"still running after {timeout}s:\n{self.output}") from None
-        if self._reader is not None:
-            await asyncio.wait_for(self._reader, 5)
         return code
 
     async def kill(self) -> None:
-        """SIGKILL, as a crash or the OOM killer would."""
-        if self.proc is not None and self.proc.returncode is None:
+        """Clean-up: end the process if it still runs."""
+        if self.proc.returncode is None:
             self.proc.kill()
-            await self.wait_exit()
+            await self.proc.wait()
+        if not self._reader.done():
+            await self._reader
 
-    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        """Read the bot's database directly (WAL: safe while it runs or after a crash)."""
-        with contextlib.closing(sqlite3.connect(self.db_path)) as conn:
-            conn.row_factory = sqlite3.Row
-            return conn.execute(sql, params).fetchall()
+
+def read_db(db_path: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Rows from the database file the process left (after it ended)."""
+    conn = sqlite3.connect(db_path)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def wal_left(db_path: Path) -> bool:
+    """Whether a write-ahead log is left beside the database (SQLite removes it when the
+    last connection closes cleanly, after checkpointing it into the file)."""
+    wal = db_path.with_name(db_path.name + "-wal")
+    return wal.exists() and wal.stat().st_size > 0

@@ -4,20 +4,60 @@ store is the truth and Discord shows it, each thing once. The bot runs as operat
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
-from helpers import embed_text
-from process_helpers import BotProcess
+from helpers import embed_text, reply_of
+from process_helpers import BotProcess, bot_environment, prepare_database
 
-from bot.app import create_services
-from bot.demo.community import Community, sandbox_settings, seed_community
+from bot.demo.community import Community, seed_community
 from bot.sandbox import Driver, Message, Sandbox
-from bot.settings import load_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+
+class Operator:
+    """Starts ``python -m bot run`` on one database, kills it, starts it again."""
+
+    def __init__(self, driver: Driver, db_path: Path) -> None:
+        self.driver = driver
+        self.db_path = db_path
+        self.process: BotProcess | None = None
+
+    async def start(self, *, faults: str = "") -> None:
+        """Start the bot (``faults``: the points where it kills itself); return once it
+        is connected."""
+        sandbox = self.driver.sandbox
+        extra = {"faults": faults} if faults else {}
+        env = bot_environment(sandbox.api_base, sandbox.gateway_url, self.db_path, **extra)
+        self.process = await BotProcess.start(env, "run", cwd=self.db_path.parent)
+        await self.process.wait_for_line("Connected as")
+
+    async def wait_exit(self) -> int:
+        assert self.process is not None
+        return await self.process.exit_code(15)
+
+    async def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would."""
+        if self.process is not None:
+            await self.process.kill()
+
+    @property
+    def output(self) -> str:
+        return self.process.output if self.process else ""
+
+    def query(self, sql: str) -> list[Any]:
+        """Read the bot's database directly (WAL: safe while it runs or after a crash)."""
+        conn = sqlite3.connect(self.db_path)
+        conn.row_factory = sqlite3.Row
+        try:
+            return conn.execute(sql).fetchall()
+        finally:
+            conn.close()
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -29,20 +69,15 @@ async def world() -> AsyncIterator[tuple[Driver, Community]]:
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def bot(world: tuple[Driver, Community], tmp_path: Path) -> AsyncIterator[BotProcess]:
+async def bot(world: tuple[Driver, Community], tmp_path: Path) -> AsyncIterator[Operator]:
     """A configured database (as after /setup) and a process to run on it."""
     driver, community = world
     db_path = tmp_path / "cocreate.db"
-    services = create_services(sandbox_settings(load_settings(environ={}), driver, db_path))
-    await services.start()
-    await services.guild_settings.set_values(
-        community.guild.id, community.configured, community.owner.id
-    )
-    await services.close()
-    process = BotProcess(driver, db_path)
+    await prepare_database(driver, community, db_path)
+    operator = Operator(driver, db_path)
     driver.mark_seen()
-    yield process
-    await process.kill()
+    yield operator
+    await operator.kill()
 
 
 def _cards(driver: Driver, community: Community, number: int) -> list[Message]:
@@ -63,7 +98,7 @@ def _replies_to(driver: Driver, source: Message) -> list[Message]:
     ]
 
 
-async def _settled(driver: Driver, bot: BotProcess) -> None:
+async def _settled(driver: Driver, bot: Operator) -> None:
     """Wait (bounded) until every publication is done: its outcome recorded."""
 
     def pending() -> int:
@@ -72,14 +107,14 @@ async def _settled(driver: Driver, bot: BotProcess) -> None:
     await driver.world.wait_until(lambda: pending() == 0, 10, lambda: f"{pending()} pending")
 
 
-async def _killed_at(bot: BotProcess, point: str) -> None:
+async def _killed_at(bot: Operator, point: str) -> None:
     code = await bot.wait_exit()
     assert code == -9, f"expected SIGKILL at {point}, got {code}:\n{bot.output}"
 
 
 @pytest.mark.parametrize("point", ["ideas.after-submit-commit", "ideas.after-card-post"])
 async def test_a_capture_killed_before_its_card_is_recorded_is_shown_once(
-    world: tuple[Driver, Community], bot: BotProcess, point: str
+    world: tuple[Driver, Community], bot: Operator, point: str
 ) -> None:
     driver, c = world
     await bot.start(faults=point)
@@ -100,7 +135,7 @@ async def test_a_capture_killed_before_its_card_is_recorded_is_shown_once(
 
 
 async def test_a_status_change_killed_before_its_announcements_is_announced_once(
-    world: tuple[Driver, Community], bot: BotProcess
+    world: tuple[Driver, Community], bot: Operator
 ) -> None:
     driver, c = world
     await bot.start(faults="ideas.after-status-commit")
@@ -131,7 +166,7 @@ async def test_a_status_change_killed_before_its_announcements_is_announced_once
 
 
 async def test_counts_stored_before_a_crash_reach_the_card_after_restart(
-    world: tuple[Driver, Community], bot: BotProcess
+    world: tuple[Driver, Community], bot: Operator
 ) -> None:
     driver, c = world
     await bot.start()
@@ -148,3 +183,35 @@ async def test_counts_stored_before_a_crash_reach_the_card_after_restart(
 
     await bot.start()
     await driver.wait_for_edit(card, predicate=lambda m: "👍 1" in embed_text(m), timeout=15)
+
+
+async def test_a_channel_watched_just_before_a_crash_is_caught_up(
+    world: tuple[Driver, Community], bot: Operator
+) -> None:
+    """The cursor starts when the channel becomes watched, in the same commit: a crash
+    right after the change loses nothing members post before the restart."""
+    driver, c = world
+    fresh = driver.add_text_channel(c.guild, "feature-requests")
+    await bot.start()
+    answer = await reply_of(
+        await driver.slash(
+            c.mod,
+            "config set",
+            channel=c.general,
+            key="watched_channels",
+            value=f"<#{c.general.id}> <#{fresh.id}>",
+        )
+    )
+    assert "watched_channels" in answer.content
+    await bot.kill()  # acknowledged: stored; no message seen there yet
+    missed = [
+        await driver.post(fresh, member, f"[idea] Posted during the outage by {member.name}")
+        for member in (c.alice, c.bob, c.carol)
+    ]
+
+    await bot.start()
+    for _ in missed:
+        await driver.wait_for_message(fresh, contains="Captured as idea", timeout=15)
+    await _settled(driver, bot)
+    sources = {row[0] for row in bot.query("SELECT source_message_id FROM ideas")}
+    assert sources == {m.id for m in missed}

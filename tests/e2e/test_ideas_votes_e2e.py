@@ -106,17 +106,25 @@ async def test_support_retract_change_and_no_self_vote(env: Env) -> None:
 
 
 async def test_votes_within_a_second_become_one_card_edit(env: Env) -> None:
+    """Within ``card_edit_interval`` (1 s by default; the tests' settings shorten it)."""
     c, d = env.community, env.driver
+    publisher: Any = env.bot.get_cog("Ideas").publisher  # type: ignore[union-attr]
     found = await publish(env, c.alice, "Saved searches for the board list")
     await settle_cards(env)
     message = card(env, found)
     voters = [await fresh_member(env, "Voter") for _ in range(4)]
     before = patches_of(env, message.id)
-    results = await asyncio.gather(*(d.click(v, message, _vote_id(found.number)) for v in voters))
-    for result in results:
-        assert "You support" in (await reply_of(result)).content
-    await d.wait_for_edit(message, predicate=lambda m: "👍 4" in embed_text(m))
-    await settle_cards(env)
+    shortened, publisher.card_refresh_delay = publisher.card_refresh_delay, 1.0
+    try:
+        results = await asyncio.gather(
+            *(d.click(v, message, _vote_id(found.number)) for v in voters)
+        )
+        for result in results:
+            assert "You support" in (await reply_of(result)).content
+        await d.wait_for_edit(message, predicate=lambda m: "👍 4" in embed_text(m))
+        await settle_cards(env)
+    finally:
+        publisher.card_refresh_delay = shortened
     assert patches_of(env, message.id) - before == 1
     assert set(await votes(env, found.number)) == {v.id for v in voters}
     assert (await followers(env, found.number)) >= {v.id for v in voters}

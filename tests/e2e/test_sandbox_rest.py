@@ -250,6 +250,37 @@ async def test_unimplemented_route_is_recorded(env: Env) -> None:
     unhandled.clear()  # expected here; the fixture asserts none other happened
 
 
+async def test_injected_outage_answers_5xx_then_the_route_works_again(env: Env) -> None:
+    faults = env.driver.sandbox.faults
+    outage = faults.fail("GET", "/channels/{channel_id}/messages", 503, times=1)
+    channel = env.channel(env.world.general.id)
+    try:
+        with pytest.raises(discord.DiscordServerError) as caught:
+            [m async for m in channel.history(limit=1)]
+        assert caught.value.status == 503
+        assert outage.hits == 1
+        [m async for m in channel.history(limit=1)]  # the outage is over: no error
+        assert outage.hits == 1
+        assert [c.status for c in env.driver.sandbox.calls[-2:]] == [503, 200]
+    finally:
+        faults.clear()
+
+
+async def test_injected_hold_keeps_a_request_waiting_until_released(env: Env) -> None:
+    d = env.driver
+    slow = d.sandbox.faults.hold("POST", "/channels/{channel_id}/messages")
+    try:
+        sending = asyncio.ensure_future(env.channel(env.world.general.id).send("held"))
+        await d.world.wait_until(lambda: slow.hits, 5, lambda: "the request never arrived")
+        assert not sending.done()
+        assert "held" not in [m.content for m in d.messages_in(env.world.general)]
+        slow.release()
+        sent = await asyncio.wait_for(sending, 5)
+        assert sent.content == "held"
+    finally:
+        d.sandbox.faults.clear()
+
+
 async def test_burst_of_sends_meets_429s_and_all_arrive_in_order() -> None:
     limits = RateLimits(messages=RateLimitRule(5, 0.5, advertised=False))
     async with Driver(Sandbox(rate_limits=limits)) as d:

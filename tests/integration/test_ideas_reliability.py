@@ -219,3 +219,28 @@ def test_snowflakes_round_trip_to_the_millisecond() -> None:
     assert snowflake_time(175928847299117063) == datetime(
         2016, 4, 30, 11, 18, 25, 796000, tzinfo=UTC
     )
+
+
+async def test_a_read_racing_a_change_never_caches_the_old_settings(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A settings read that began before a change and ends after it must not leave the
+    old settings cached for good (seen as a moderator refused right after /setup)."""
+    g = next(_guilds)
+    db = services.db
+    real_read = db.read
+    release = asyncio.Event()
+
+    async def slow_read(fn):  # type: ignore[no-untyped-def]
+        result = await real_read(fn)  # the old overrides: read before the change
+        await release.wait()
+        return result
+
+    monkeypatch.setattr(db, "read", slow_read)
+    racing = asyncio.create_task(services.guild_settings.get(g))
+    await asyncio.sleep(0)  # the read has begun
+    monkeypatch.setattr(db, "read", real_read)
+    await services.guild_settings.set_values(g, {"ideas_cooldown": "5m"}, MOD)
+    release.set()
+    await racing
+    assert (await services.guild_settings.get(g))["ideas_cooldown"] == "5m"

@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 
 from bot.domain.points import AwardKind
+from bot.domain.points_model import AwardResult
 from bot.services.guild_settings import GuildSettingsService
-from bot.services.points import AwardResult, PointsService
+from bot.services.points import PointsService
+from bot.services.points.pipeline import AwardPipeline
 from bot.settings import Settings
 from bot.storage.database import Database
 
@@ -70,7 +72,7 @@ async def test_mixed_kinds_sharing_a_cap_and_duplicate_keys(
 async def test_a_failing_batch_falls_back_to_one_unit_per_award(
     points: PointsService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = PointsService._pay_many
+    original = AwardPipeline._pay_many
     failures = 0
 
     def flaky(conn: sqlite3.Connection, batch: list[Any], at: datetime) -> list[AwardResult]:
@@ -80,7 +82,7 @@ async def test_a_failing_batch_falls_back_to_one_unit_per_award(
             raise sqlite3.OperationalError("disk hiccup")
         return original(conn, batch, at)
 
-    monkeypatch.setattr(PointsService, "_pay_many", staticmethod(flaky))
+    monkeypatch.setattr(AwardPipeline, "_pay_many", staticmethod(flaky))
     results = await asyncio.gather(*(points.award_participation(G, 7, poll) for poll in range(30)))
     assert failures == 1
     assert sum(r.delta for r in results) == 10

@@ -648,3 +648,19 @@ async def test_purge_guild_deletes_one_guild_everywhere(db: Database) -> None:
     assert await counts(2) == kept
     assert await db.fetchval("SELECT value FROM meta WHERE key = 'signature'") == "abc"
     assert await GuildService(db).purge(1) == {}
+
+
+async def test_opening_an_open_database_keeps_it_as_it_is(tmp_path: Path) -> None:
+    # The CLI opens the database before logging in; the bot's setup_hook opens it again.
+    database = Database(tmp_path / "twice.db")
+    await database.open()
+    try:
+        await database.execute("CREATE TABLE t (v)")
+        await database.execute("INSERT INTO t VALUES (1)")
+        writer = database._writer
+        await database.open()
+        assert database._writer is writer  # the same connections, not a second set
+        assert await database.execute("INSERT INTO t VALUES (2)") == 1
+        assert await database.fetchval("SELECT count(*) FROM t") == 2
+    finally:
+        await database.close()

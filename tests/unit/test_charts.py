@@ -162,6 +162,15 @@ def test_labels_in_six_scripts_and_emoji_draw_without_missing_glyphs() -> None:
     assert charts.drawable("محمد") == "\ufeaa\ufee4\ufea4\ufee3"
 
 
+def test_labels_get_the_cleaning_every_typed_text_gets() -> None:
+    # ANSI escapes go whole (not only their ESC), and a decomposed accent is composed into
+    # the letter the font draws.
+    assert charts.clean("\x1b[31mAlex\x1b[0m") == "Alex"
+    assert charts.clean("Zoe\u0301") == "Zoé"
+    assert charts.clean("Refund \u202egnp.exe\u202c") == "Refund gnp.exe"
+    assert charts.clean("\x1b[0m") == ""  # nothing was typed that could be drawn
+
+
 def test_negative_and_fractional_values_draw() -> None:
     png = horizontal_bars("Opportunity", ["a", "b", "c"], [-4, 0, 2.5])
     assert size(png) == (800, 240)

@@ -18,14 +18,20 @@ from bot.domain.points import (
     CapGroup,
     InnovatorScore,
     Period,
+    PointsRules,
     RoleBasis,
     RoleReward,
     VoteAction,
+    asker_decides,
+    cannot_carry_helpful,
     capped_delta,
+    carries_helpful,
     check_adjustment,
     day_key,
     family_kinds,
     innovator_score,
+    innovator_scores,
+    may_mark_helpful,
     milestones_for,
     next_season,
     pair_allows,
@@ -34,13 +40,13 @@ from bot.domain.points import (
     rank_innovators,
     role_changes,
     roles_for,
+    roles_to_recheck_after_season,
     rules_from_config,
     uses_totals,
     vote_action,
     vote_roots,
     window_start,
 )
-from bot.services.points import innovator_scores
 from bot.settings import load_settings
 
 ROLE_A, ROLE_B = 111111111111111111, 222222222222222222
@@ -234,3 +240,51 @@ def test_innovator_scores_fold_the_window_exactly() -> None:
     assert scores[2].score == 2 and scores[3].score == 1
     ranked = rank_innovators(scores.values(), 2)
     assert [s.member_id for s in ranked] == [1, 2]
+
+
+ASKER, ANSWERER, MOD, OTHER = 1, 2, 3, 4
+
+
+def test_only_the_asker_or_a_moderator_marks_an_answer_helpful() -> None:
+    assert may_mark_helpful(ASKER, ANSWERER, moderator=False, asked=True)
+    assert may_mark_helpful(MOD, ANSWERER, moderator=True, asked=False)
+    assert not may_mark_helpful(OTHER, ANSWERER, moderator=False, asked=False)
+    # Never one's own answer, not even a moderator's or an asker answering themselves.
+    assert not may_mark_helpful(ANSWERER, ANSWERER, moderator=True, asked=True)
+    # A forgotten answerer (id 0) is paid nothing.
+    assert not may_mark_helpful(MOD, 0, moderator=True, asked=False)
+
+
+def test_who_asked_is_looked_up_only_when_it_decides() -> None:
+    assert asker_decides(OTHER, ANSWERER, moderator=False)
+    assert not asker_decides(MOD, ANSWERER, moderator=True)  # a moderator qualifies anyway
+    assert not asker_decides(ANSWERER, ANSWERER, moderator=False)  # never qualifies
+    assert not asker_decides(OTHER, 0, moderator=False)
+    for marker in (ASKER, MOD, OTHER, ANSWERER):
+        for moderator in (False, True):
+            if not asker_decides(marker, ANSWERER, moderator=moderator):
+                # Then `asked` cannot change the answer.
+                assert may_mark_helpful(
+                    marker, ANSWERER, moderator=moderator, asked=True
+                ) == may_mark_helpful(marker, ANSWERER, moderator=moderator, asked=False)
+
+
+def test_a_remaining_qualifying_check_mark_carries_the_award() -> None:
+    removed_by = ASKER
+    assert cannot_carry_helpful(ANSWERER, removed_by) == {ANSWERER, ASKER}
+    assert carries_helpful(MOD, ANSWERER, removed_by, moderator=True, asked=False)
+    assert not carries_helpful(OTHER, ANSWERER, removed_by, moderator=False, asked=False)
+    # The remover's own ✅ (were it still listed) and the answerer's never carry it.
+    assert not carries_helpful(ASKER, ANSWERER, removed_by, moderator=True, asked=True)
+    assert not carries_helpful(ANSWERER, ANSWERER, removed_by, moderator=True, asked=True)
+    # A moderator removed theirs: the asker's ✅ still on the answer carries it.
+    assert carries_helpful(ASKER, ANSWERER, MOD, moderator=False, asked=True)
+
+
+def test_a_season_start_rechecks_reward_roles_only_when_they_follow_the_season() -> None:
+    rewards = (RoleReward(3, ROLE_A), RoleReward(50, ROLE_B))
+    all_time = PointsRules(values={}, caps={}, role_rewards=rewards)
+    season = PointsRules(values={}, caps={}, role_rewards=rewards, role_basis=RoleBasis.SEASON)
+    assert roles_to_recheck_after_season(all_time) == ()
+    assert roles_to_recheck_after_season(season) == (ROLE_A, ROLE_B)
+    assert roles_to_recheck_after_season(DEFAULT_RULES) == ()
