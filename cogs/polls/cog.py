@@ -67,7 +67,11 @@ class Polls(commands.Cog):
 
     # ------------------------------------------------------------------- creating
     async def _prepare(
-        self, interaction: discord.Interaction, channel: discord.abc.GuildChannel | None
+        self,
+        interaction: discord.Interaction,
+        channel: discord.abc.GuildChannel | None,
+        *,
+        native: bool = False,
     ) -> tuple[int, bool]:
         """Cheap checks before a modal opens (a modal cannot follow a defer): the member
         may create polls, and both they and the bot can post in the target channel. The
@@ -87,9 +91,14 @@ class Polls(commands.Cog):
             raise PermissionDenied(f"You cannot post in {target.mention}, so no poll there either.")
         me = interaction.guild.me
         mine = target.permissions_for(me)
-        if not (mine.send_messages and mine.embed_links):
+        needed = {"send_messages": "post", "embed_links": "embed", "attach_files": "attach charts"}
+        if native:
+            needed["send_polls"] = "post native polls"
+        lacking = [what for name, what in needed.items() if not getattr(mine, name)]
+        if lacking:
             raise PermissionDenied(
-                f"I cannot post embeds in {target.mention}. A moderator can run `/setup check`."
+                f"I cannot {', '.join(lacking)} in {target.mention}. "
+                "A moderator can run `/setup check`."
             )
         return target.id, moderator
 
@@ -149,7 +158,7 @@ class Polls(commands.Cog):
         channel: discord.TextChannel | None = None,
         native: bool = False,
     ) -> None:
-        channel_id, _ = await self._prepare(interaction, channel)
+        channel_id, _ = await self._prepare(interaction, channel, native=native)
         settings = {
             "channel_id": channel_id,
             "when": duration,

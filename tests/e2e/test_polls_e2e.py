@@ -20,7 +20,7 @@ from ideas_helpers import Clock, fresh_member, handlers_done, publish, running_c
 
 from bot.app import create_bot, create_services
 from bot.sandbox import InteractionResult, Member, Message
-from bot.sandbox.state import Channel
+from bot.sandbox.state import Channel, P
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -177,6 +177,33 @@ async def test_a_member_without_the_creator_role_cannot_create(env: Env) -> None
     try:
         done = await create_poll(env, c.staffer, "Staff may ask too?", "Yes\nNo", duration="1d")
         assert "Poll #" in (await reply_of(done)).content
+    finally:
+        await env.bot.services.guild_settings.reset(c.guild.id, "polls_creator_roles", c.mod.id)
+
+
+async def test_a_channel_where_the_bot_or_the_member_cannot_post_is_refused(env: Env) -> None:
+    """The poll goes to the channel the command is used in (or its `channel` option)."""
+    c, d = env.community, env.driver
+    created = asyncio.ensure_future(env.bot.wait_for("guild_channel_create", timeout=5))
+    quiet = d.add_text_channel(c.guild, "no-files")
+    await created
+    updated = asyncio.ensure_future(env.bot.wait_for("guild_channel_update", timeout=5))
+    d.set_overwrite(quiet, d.bot_role(c.guild), deny=P.ATTACH_FILES)
+    await updated
+    refused = await reply_of(await d.slash(c.mod, "poll create", channel=quiet, duration="1d"))
+    assert refused.ephemeral and "I cannot attach charts" in refused.content
+    # A poll creator who may read a channel but not post in it cannot poll there either.
+    updated = asyncio.ensure_future(env.bot.wait_for("guild_channel_update", timeout=5))
+    d.set_overwrite(c.announcements, c.staff_role, deny=P.SEND_MESSAGES)
+    await updated
+    await env.bot.services.guild_settings.set_values(
+        c.guild.id, {"polls_creator_roles": [c.staff_role.id]}, c.mod.id
+    )
+    try:
+        answer = await reply_of(
+            await d.slash(c.staffer, "poll create", channel=c.announcements, duration="1d")
+        )
+        assert answer.ephemeral and "You cannot post in" in answer.content
     finally:
         await env.bot.services.guild_settings.reset(c.guild.id, "polls_creator_roles", c.mod.id)
 
