@@ -237,19 +237,9 @@ class PollService:
             found = [i for i in ideas if i is not None and i.status.value != "hidden"]
         else:
             top = max(2, min(top, MAX_IDEA_OPTIONS))
+            of_status = str(status)  # given when no numbers are (checked above)
             found = await self._db.read(
-                lambda c: [
-                    i
-                    for i in (
-                        ideas_repo.get_by_id(c, r[0])
-                        for r in c.execute(
-                            "SELECT id FROM ideas WHERE guild_id = ? AND status = ? "
-                            "AND merged_into IS NULL ORDER BY support DESC, id LIMIT ?",
-                            (guild_id, status, top),
-                        )
-                    )
-                    if i is not None
-                ]
+                lambda c: ideas_repo.most_supported(c, guild_id, of_status, top)
             )
         if len(found) < rules.MIN_OPTIONS:
             raise InvalidInput("A poll over ideas needs at least 2 ideas to choose from.")

@@ -322,6 +322,16 @@ def open_cards(conn: sqlite3.Connection, guild_id: int) -> list[Idea]:
     return [_idea(conn, row, details=False) for row in rows]
 
 
+def most_supported(conn: sqlite3.Connection, guild_id: int, status: str, limit: int) -> list[Idea]:
+    """The ``limit`` ideas of ``status`` with the most support (merged ones left out)."""
+    rows = conn.execute(
+        f"SELECT {_IDEA_COLUMNS} FROM ideas WHERE guild_id = ? AND status = ? "
+        "AND merged_into IS NULL ORDER BY support DESC, id LIMIT ?",
+        (guild_id, status, limit),
+    ).fetchall()
+    return [_idea(conn, row) for row in rows]
+
+
 def stale_cards(conn: sqlite3.Connection, guild_id: int) -> list[Idea]:
     """Ideas whose card in Discord shows an older version than the store holds."""
     rows = conn.execute(
