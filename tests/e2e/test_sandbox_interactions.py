@@ -241,7 +241,7 @@ async def test_slash_reaches_handler_with_typed_options(env: Env) -> None:
 async def test_a_file_attached_to_an_option_can_be_downloaded(env: Env) -> None:
     d, w = env.driver, env.world
     result = await d.slash(
-        w.alice, "upload", channel=w.general, file=("policy.md", "# Rules\nBe kind.".encode())
+        w.alice, "upload", channel=w.general, file=("policy.md", b"# Rules\nBe kind.")
     )
     response = await result.response()
     assert response.message is not None

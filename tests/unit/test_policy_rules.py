@@ -33,14 +33,14 @@ DEFAULTS = {"default_period": 7 * DAY, "minimum": 3 * DAY, "reminder_lead": 2 * 
 
 # -- the stage machine -------------------------------------------------------------------------
 def test_the_stages_run_one_way_from_draft_to_effective_or_withdrawn() -> None:
-    assert TRANSITIONS == {
+    assert {
         S.DRAFT: {S.ANNOUNCED},
         S.ANNOUNCED: {S.CLOSED},
         S.CLOSED: {S.RESPONDED},
         S.RESPONDED: {S.EFFECTIVE, S.WITHDRAWN},
         S.EFFECTIVE: set(),
         S.WITHDRAWN: set(),
-    }
+    } == TRANSITIONS
     # Every stage can be reached from a draft, and nothing leads back.
     reached, frontier = {S.DRAFT}, [S.DRAFT]
     while frontier:
