@@ -1,0 +1,3 @@
+-- Placeholder: migration 0006 belongs to the polls feature, built on another branch.
+-- Migrations must be numbered without gaps, so the policy feature (0007) needs a 0006 to
+-- exist here. On merging the polls branch, take its 0006_polls.sql over this file.
