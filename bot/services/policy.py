@@ -224,7 +224,12 @@ class PolicyService:
         return Publication(timer_id, guild_id, kind, key, due, payload)
 
     def _post(self, conn: Tx, policy: Policy, what: Post, now: datetime) -> Publication:
-        payload: dict[str, Any] = {"policy_id": policy.id, "what": what.value, "done": []}
+        payload: dict[str, Any] = {
+            "policy_id": policy.id,
+            "what": what.value,
+            "at": to_iso(now),  # a retry looks for what was posted since
+            "done": [],
+        }
         return self._publish(
             conn, policy.guild_id, PUBLISH_POST, post_key(policy.id, what), now, payload
         )
@@ -303,18 +308,30 @@ class PolicyService:
 
     # -- dates members type ----------------------------------------------------------------------
     async def parse_dates(
-        self, guild_id: int, effective: str, comment_end: str | None
-    ) -> tuple[datetime, CloseChoice]:
-        """The effective date and the comment-period end a staff member typed (dates in the
-        server's timezone; the end may be a length from announcing, such as ``10d``),
+        self, guild_id: int, effective: str | None, comment_end: str | None, *, check: bool = True
+    ) -> tuple[datetime | None, CloseChoice | None]:
+        """The effective date and the comment-period end a staff member typed (None where
+        nothing was typed). Dates are read in the server's timezone; the end may be a length
+        from announcing, such as ``10d``. With ``check`` and an effective date, they are
         checked as if the policy were announced now: InvalidInput when they break a rule."""
         rules = await self._rules(guild_id)
         now = self._clock()
         with domain_errors():
-            effective_at = parse_when(effective, rules.config.timezone, now=now)
-            close = _parse_close(comment_end, rules.config, now)
-            self._plan(rules, now, effective_at, close)
+            effective_at = (
+                parse_when(effective, rules.config.timezone, now=now) if effective else None
+            )
+            close = _parse_close(comment_end, rules.config, now) if comment_end else None
+            if check and effective_at is not None:
+                self._plan(rules, now, effective_at, close or CloseChoice())
         return effective_at, close
+
+    async def editable(self, guild_id: int, number: int) -> Policy:
+        """A draft staff may edit (a quick answer before the form opens; the unit decides
+        again)."""
+        policy = await self.get(guild_id, number)
+        with _refused(number):
+            check_action(policy.stage, "edit")
+        return policy
 
     @staticmethod
     def _plan(rules: _Rules, now: datetime, effective_at: datetime, close: CloseChoice) -> Any:
@@ -421,7 +438,12 @@ class PolicyService:
             ):
                 if when is not None:
                     self._date(conn, policy, what, when)
-            payload: dict[str, Any] = {"policy_id": policy.id, "actor_id": actor_id, "done": []}
+            payload: dict[str, Any] = {
+                "policy_id": policy.id,
+                "actor_id": actor_id,
+                "at": to_iso(now),
+                "done": [],
+            }
             publication = self._publish(
                 conn, guild_id, PUBLISH_ANNOUNCE, announce_key(policy.id), now, payload
             )

@@ -190,7 +190,11 @@ def set_card(conn: sqlite3.Connection, policy_id: int, channel_id: int, message_
 
 
 def set_thread(conn: sqlite3.Connection, policy_id: int, thread_id: int) -> None:
-    conn.execute("UPDATE policies SET thread_id = ? WHERE id = ?", (thread_id, policy_id))
+    # The card links the thread: a new version for it to show.
+    conn.execute(
+        "UPDATE policies SET thread_id = ?, card_version = card_version + 1 WHERE id = ?",
+        (thread_id, policy_id),
+    )
 
 
 def mark_card_shown(conn: sqlite3.Connection, policy_id: int, version: int) -> None:
