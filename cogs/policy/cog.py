@@ -99,6 +99,13 @@ class Policies(commands.Cog):
             except Exception:
                 log.exception("Correcting policy cards of guild %s failed", guild.id)
 
+    async def reward_roles(self, guild_id: int, member_id: int) -> None:
+        """After feedback paid points: reward roles follow the member's total (the points
+        feature's own rule, when it is loaded)."""
+        points: Any = self.bot.get_cog("Points")
+        if points is not None:
+            await points.apply_role_rewards(guild_id, [member_id])
+
     # ------------------------------------------------------------------- parsing helpers
     @staticmethod
     def _channels(interaction: discord.Interaction, text: str | None) -> tuple[int, ...] | None:

@@ -89,7 +89,10 @@ class StanceButton(
         result = await _policy(interaction).set_stance(
             interaction.guild_id, self.number, interaction.user.id, self.stance
         )
-        _cog(interaction).publisher.refresh_card(result.policy)
+        cog = _cog(interaction)
+        cog.publisher.refresh_card(result.policy)
+        if result.changed:
+            await cog.reward_roles(interaction.guild_id, interaction.user.id)
         emoji, label = render.STANCE_STYLE[self.stance]
         if not result.changed:
             text = f"Your stance on policy #{self.number} is already {emoji} {label}."
@@ -236,7 +239,9 @@ class ConcernModal(ReportingModal, title="Raise a concern"):
             str(self.concern.value),
             str(self.suggestion.value or ""),
         )
-        _cog(interaction).publisher.refresh_card(result.policy)
+        cog = _cog(interaction)
+        cog.publisher.refresh_card(result.policy)
+        await cog.reward_roles(interaction.guild_id, interaction.user.id)
         await interaction.followup.send(
             f"📝 Your concern is #{result.concern.number} on policy #{self.number}. Staff see "
             "it with your name; the summary at close quotes it anonymously, and staff answer "

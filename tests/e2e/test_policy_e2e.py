@@ -281,7 +281,13 @@ async def test_a_policy_without_a_response_does_not_take_effect(tmp_path: Path) 
         card = await d.wait_for_message(c.announcements)
         assert card.content == ""  # no role chosen: nobody is pinged
         thread = await d.wait_for_thread(c.announcements)
+        # Feedback points count towards reward roles, like any points.
+        regulars = ROLES["regulars"]
+        await env.bot.services.guild_settings.set_values(
+            c.guild.id, {"points_role_rewards": [f"2:{regulars.id}"]}, c.owner.id
+        )
         await _concern(env, c.carol, card, "Three links is too few.")
+        await d.wait_for_role_change(c.carol, regulars, added=True)
 
         await _run_dates(env, clock, 3 * DAY + timedelta(minutes=1))  # closed
         await d.wait_for_message(c.staff, contains="for staff")
