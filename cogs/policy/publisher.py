@@ -117,40 +117,26 @@ class PolicyPublisher:
 
     # ------------------------------------------------------------------- the announcement
     async def _announce(self, timer: Timer, policy: Policy) -> None:
-        """The card (pinging the chosen role, never @everyone), its discussion thread, the
-        full text in the thread, and a pointer in each affected channel."""
+        """The card (pinging the chosen role, never @everyone), its discussion thread (a
+        forum post when the announcements channel is a forum), the full text in the thread,
+        and a pointer in each affected channel."""
         look = not timer.first_try
         since = _since(timer)
-        config = await self.services.guild_settings.get(policy.guild_id)
-        channel = self._channel(config.channel("announcements_channel"))
-        if not isinstance(channel, discord.TextChannel):
-            raise RuntimeError(f"guild {policy.guild_id} has no announcements channel to post in")
+        channel = await self._announcements(policy.guild_id)
         if policy.card_message_id is None:
-            card = (
-                await self._find_own(
-                    channel, since, lambda m: _has_title(m, render.card_title(policy))
-                )
-                if look
-                else None
-            )
-            if card is None:
-                role = policy.notify_role_id
-                card = await channel.send(
-                    render.announcement_content(policy),
-                    embed=render.card(policy),
-                    view=card_view(policy) or discord.utils.MISSING,
-                    allowed_mentions=discord.AllowedMentions(
-                        everyone=False,
-                        users=False,
-                        roles=[discord.Object(role)] if role else False,
-                    ),
-                )
+            if isinstance(channel, discord.ForumChannel):
+                card = await self._forum_post(channel, policy, look)
+            else:
+                card = await self._card_message(channel, policy, since, look)
             await faults.reached("policy.after-card-post")
-            await self.services.policy.attach_card(policy.id, channel.id, card.id)
+            await self.services.policy.attach_card(policy.id, card.channel.id, card.id)
             await self.services.policy.card_shown(policy.id, policy.card_version)
-            policy = replace(policy, card_channel_id=channel.id, card_message_id=card.id)
+            policy = replace(policy, card_channel_id=card.channel.id, card_message_id=card.id)
         if policy.thread_id is None:
-            thread_id = await self._open_thread(policy)
+            if isinstance(channel, discord.ForumChannel):
+                thread_id = policy.card_channel_id or 0  # the post is the thread
+            else:
+                thread_id = await self._open_thread(policy)
             await self.services.policy.attach_thread(policy.id, thread_id)
             policy = replace(policy, thread_id=thread_id)
             fresh = await self.services.policy.by_id(policy.id)
@@ -165,6 +151,54 @@ class PolicyPublisher:
                     self._post_once, affected, render.affected_text(policy), since=since, look=look
                 )
                 await self._step(timer, f"affected:{channel_id}", post)
+
+    async def _announcements(self, guild_id: int) -> discord.TextChannel | discord.ForumChannel:
+        config = await self.services.guild_settings.get(guild_id)
+        channel = self._channel(config.channel("announcements_channel"))
+        if not isinstance(channel, discord.TextChannel | discord.ForumChannel):
+            raise RuntimeError(f"guild {guild_id} has no announcements channel to post in")
+        return channel
+
+    @staticmethod
+    def _ping(policy: Policy) -> discord.AllowedMentions:
+        role = policy.notify_role_id
+        return discord.AllowedMentions(
+            everyone=False, users=False, roles=[discord.Object(role)] if role else False
+        )
+
+    async def _card_message(
+        self, channel: discord.TextChannel, policy: Policy, since: datetime, look: bool
+    ) -> discord.Message:
+        title = render.card_title(policy)
+        found = (
+            await self._find_own(channel, since, lambda m: _has_title(m, title)) if look else None
+        )
+        return found or await channel.send(
+            render.announcement_content(policy),
+            embed=render.card(policy),
+            view=card_view(policy) or discord.utils.MISSING,
+            allowed_mentions=self._ping(policy),
+        )
+
+    async def _forum_post(
+        self, forum: discord.ForumChannel, policy: Policy, look: bool
+    ) -> discord.Message | discord.PartialMessage:
+        """The announcement as a forum post: its starter message is the card. A retry finds
+        the post a crashed attempt made (by the bot, named like the policy)."""
+        name = render.clip(render.heading(policy), 100)
+        me = self.bot.user
+        if look and me is not None:
+            for thread in forum.threads:
+                if thread.owner_id == me.id and thread.name == name:
+                    return thread.get_partial_message(thread.id)
+        posted = await forum.create_thread(
+            name=name,
+            content=render.announcement_content(policy) or discord.utils.MISSING,
+            embed=render.card(policy),
+            view=card_view(policy) or discord.utils.MISSING,
+            allowed_mentions=self._ping(policy),
+        )
+        return posted.message
 
     async def _open_thread(self, policy: Policy) -> int:
         """The announcement's discussion thread: created, or found (a thread started from a
@@ -249,7 +283,9 @@ class PolicyPublisher:
                 if what is Post.EFFECTIVE
                 else render.withdrawn_heading(policy)
             )
-            await self._step(timer, "thread", lambda: in_thread(heading))
+            announcements = await self._announcements(policy.guild_id)
+            if not isinstance(announcements, discord.ForumChannel):  # else: posted there
+                await self._step(timer, "thread", lambda: in_thread(heading))
         elif what is Post.AWAITING:
             await self._step(timer, "thread", lambda: in_thread(render.awaiting_text(policy)))
             await self._step(timer, "staff", lambda: for_staff(render.staff_awaiting_text(policy)))
@@ -308,10 +344,14 @@ class PolicyPublisher:
     async def _settled(self, policy: Policy, since: datetime, look: bool) -> None:
         """The in-effect announcement (with the amended text) or the cancellation, in the
         announcements channel."""
-        config = await self.services.guild_settings.get(policy.guild_id)
-        channel = self._channel(config.channel("announcements_channel"))
-        if not isinstance(channel, discord.TextChannel):
-            raise RuntimeError(f"guild {policy.guild_id} has no announcements channel to post in")
+        announcements = await self._announcements(policy.guild_id)
+        channel: Channel | None = (
+            await self._thread(policy)
+            if isinstance(announcements, discord.ForumChannel)
+            else announcements
+        )
+        if channel is None:
+            return
         withdrawn = policy.decision is Decision.WITHDRAW
         heading = (
             render.withdrawn_heading(policy) if withdrawn else render.effective_heading(policy)

@@ -27,10 +27,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="function")]
 
 DAY = timedelta(days=1)
 ROLES: dict[str, Role] = {}
+FORUMS: dict[str, Channel] = {}
 
 
 def _add_regulars(driver: Driver, community: Community) -> None:
     ROLES["regulars"] = driver.add_role(community.guild, "Regulars")
+    FORUMS["policies"] = driver.add_forum(community.guild, "policy-changes")
 
 
 async def _running(tmp_path: Path, clock: Clock) -> AsyncIterator[Env]:
@@ -312,6 +314,42 @@ async def test_a_policy_without_a_response_does_not_take_effect(tmp_path: Path) 
         assert sum("does **not** take effect" in t for t in _bot_texts(env, thread)) == 1
         shown = await reply_of(await d.slash(c.alice, "policy show", channel=c.general, number=1))
         assert "awaiting the staff response" in embed_text(shown)
+
+
+# -- a forum as the announcements channel ---------------------------------------------------------
+async def test_a_forum_announcements_channel_gets_a_forum_post(tmp_path: Path) -> None:
+    clock = Clock()
+    async for env in _running(tmp_path, clock):
+        d, c = env.driver, env.community
+        forum = FORUMS["policies"]
+        await env.bot.services.guild_settings.set_values(
+            c.guild.id, {"announcements_channel": forum.id}, c.owner.id
+        )
+        await _draft(env, role=ROLES["regulars"])
+        await reply_of(await d.slash(c.staffer, "policy announce", channel=c.staff, number=1))
+        post = await d.wait_for_thread(forum)
+        assert post.name == "Policy #1 · Links in #showcase"
+        card = d.messages_in(post)[0]
+        assert card.id == post.id and card.embeds[0]["title"] == "Policy #1 · Links in #showcase"
+        assert card.mention_role_ids == [ROLES["regulars"].id]
+        await d.wait_for_message(post, contains="full text")
+        policy = await _policy(env, 1)
+        assert policy.thread_id == post.id and policy.card_message_id == post.id
+
+        await _click(env, c.bob, card, "policy:stance:1:oppose")
+        await d.wait_for_edit(card, predicate=lambda m: "👎 1" in embed_text(m))
+        await _run_dates(env, clock, 7 * DAY + timedelta(minutes=1))
+        await d.wait_for_message(post, contains="comment period has closed")
+        await reply_of(
+            await d.slash(
+                c.staffer, "policy respond", channel=c.staff, number=1, decision="withdraw"
+            )
+        )
+        await _run_dates(env, clock, 3 * DAY)
+        cancelled = await d.wait_for_message(post, contains="is withdrawn")
+        assert "will not take effect" in cancelled.content
+        assert sum("is withdrawn" in t for t in _bot_texts(env, post)) == 1
+        assert (await _policy(env, 1)).stage is PolicyStage.WITHDRAWN
 
 
 # -- a post Discord keeps refusing -----------------------------------------------------------------
