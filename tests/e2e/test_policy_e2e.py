@@ -316,6 +316,99 @@ async def test_a_policy_without_a_response_does_not_take_effect(tmp_path: Path) 
         assert "awaiting the staff response" in embed_text(shown)
 
 
+# -- a long text from a file, an edited draft, an amendment ----------------------------------------
+LONG_TEXT = "# Links policy\n\n" + "\n".join(
+    f"{n}. Rule {n}: members keep links relevant to the channel's topic." for n in range(1, 90)
+)
+
+
+async def test_a_long_text_from_a_file_an_edited_draft_and_an_amendment(tmp_path: Path) -> None:
+    assert len(LONG_TEXT) > 4000
+    clock = Clock()
+    async for env in _running(tmp_path, clock):
+        d, c = env.driver, env.community
+        opened = await d.slash(
+            c.staffer,
+            "policy draft",
+            channel=c.staff,
+            effective="in 10d",
+            text_file=("links.md", LONG_TEXT.encode()),
+        )
+        form = await opened.response()
+        assert form.modal is not None
+        both = await reply_of(
+            await d.submit_modal(
+                c.staffer, form, {"title": "Links", "summary": "Keep links on topic.", "text": "x"}
+            )
+        )
+        assert "Give the text once" in both.content and await _count(env) == 0
+        opened = await d.slash(
+            c.staffer,
+            "policy draft",
+            channel=c.staff,
+            effective="in 10d",
+            text_file=("links.md", LONG_TEXT.encode()),
+        )
+        form = await opened.response()
+        assert form.modal is not None
+        await reply_of(
+            await d.submit_modal(
+                c.staffer, form, {"title": "Links", "summary": "Keep links on topic.", "text": ""}
+            )
+        )
+        assert (await _policy(env, 1)).body == LONG_TEXT.strip()
+        wrong = await _error(
+            env, c.staffer, "policy draft", effective="in 10d", text_file=("links.pdf", b"%PDF")
+        )
+        assert ".md" in wrong.content
+
+        # Edit the draft: a form prefilled with what it says (the long text stays unless
+        # replaced), new dates as options.
+        opened = await d.slash(
+            c.staffer, "policy edit", channel=c.staff, number=1, effective="in 12d"
+        )
+        form = await opened.response()
+        assert form.modal is not None
+        assert form.modal.fields["title"]["value"] == "Links"
+        assert "value" not in form.modal.fields["text"] or not form.modal.fields["text"]["value"]
+        edited = await reply_of(await d.submit_modal(c.staffer, form, {"title": "Links on topic"}))
+        assert "Links on topic" in embed_text(edited)
+        draft = await _policy(env, 1)
+        assert draft.title == "Links on topic" and draft.body == LONG_TEXT.strip()
+        assert draft.effective_at - clock() > 11 * DAY
+        everyone = await _error(env, c.staffer, "policy edit", number=1, role=c.guild.everyone)
+        assert "never ping @everyone" in everyone.content
+
+        # The thread carries the whole text as a file.
+        await reply_of(await d.slash(c.staffer, "policy announce", channel=c.staff, number=1))
+        thread = await d.wait_for_thread(c.announcements)
+        text = await d.wait_for_message(thread, contains="full text")
+        (attached,) = text.attachments
+        assert attached.filename == "policy-1.md" and attached.data.decode() == LONG_TEXT.strip()
+
+        # Amend with a form after the close; the amended text takes effect.
+        await _run_dates(env, clock, 7 * DAY + timedelta(minutes=1))
+        opened = await d.slash(
+            c.staffer, "policy respond", channel=c.staff, number=1, decision="amend"
+        )
+        form = await opened.response()
+        assert form.modal is not None and set(form.modal.fields) == {"amended", "note"}
+        await reply_of(
+            await d.submit_modal(
+                c.staffer,
+                form,
+                {"amended": "Links stay on topic; moderators move the rest.", "note": "Simpler."},
+            )
+        )
+        response = await d.wait_for_message(thread, contains="staff response")
+        assert "Proceed with amendments" in response.content
+        assert "moderators move the rest" in embed_text(response)
+        await _run_dates(env, clock, 5 * DAY)
+        effective = await d.wait_for_message(c.announcements, contains="is now in effect")
+        assert "moderators move the rest" in embed_text(effective)
+        assert effective.attachments == []  # short now: no file
+
+
 # -- a forum as the announcements channel ---------------------------------------------------------
 async def test_a_forum_announcements_channel_gets_a_forum_post(tmp_path: Path) -> None:
     clock = Clock()
