@@ -244,7 +244,10 @@ class PolicyPublisher:
         staff = await self._staff_channel(policy.guild_id)
 
         async def in_thread(text: str, **kw: Any) -> None:
-            if thread is not None:
+            if policy.thread_id is None:
+                # The announcement itself is still being retried: this waits for it.
+                raise RuntimeError(f"policy {policy.id} has no thread yet")
+            if thread is not None:  # else the thread was deleted: nowhere to post
                 await self._post_once(thread, text, since=since, look=look, **kw)
 
         async def for_staff(text: str, **kw: Any) -> None:
@@ -256,6 +259,8 @@ class PolicyPublisher:
         if what is Post.REMINDER:
             await self._step(timer, "thread", lambda: in_thread(render.reminder_text(policy)))
         elif what is Post.CLOSE:
+            # Staff first: they are told even while the thread cannot be posted in.
+            await self._staff_summary(timer, view, for_staff)
             await self._step(
                 timer,
                 "thread",
@@ -264,7 +269,6 @@ class PolicyPublisher:
                     embeds=[render.summary_embed(view, staff=False)],
                 ),
             )
-            await self._staff_summary(timer, view, for_staff)
         elif what is Post.STAFF_REMINDER:
             await self._step(timer, "staff", lambda: for_staff(render.staff_reminder_text(policy)))
         elif what is Post.RESPONSE:
@@ -287,8 +291,8 @@ class PolicyPublisher:
             if not isinstance(announcements, discord.ForumChannel):  # else: posted there
                 await self._step(timer, "thread", lambda: in_thread(heading))
         elif what is Post.AWAITING:
-            await self._step(timer, "thread", lambda: in_thread(render.awaiting_text(policy)))
             await self._step(timer, "staff", lambda: for_staff(render.staff_awaiting_text(policy)))
+            await self._step(timer, "thread", lambda: in_thread(render.awaiting_text(policy)))
 
     async def _staff_summary(
         self, timer: Timer, view: PolicyView, for_staff: Callable[..., Awaitable[None]]

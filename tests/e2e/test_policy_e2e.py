@@ -464,12 +464,24 @@ async def test_a_refused_announcement_is_retried_and_staff_are_told(tmp_path: Pa
         await _run_dates(env, clock, timedelta(seconds=241))
         assert sum("could not post" in t for t in _bot_texts(env, c.staff)) == 1  # told once
 
+        # Still refused when the comment period ends: the close summary cannot go into a
+        # thread that does not exist yet, so it waits for the announcement instead of
+        # being skipped.
+        await _run_dates(env, clock, 7 * DAY)
+        assert (await _policy(env, 1)).stage is PolicyStage.CLOSED
+        await d.wait_for_message(c.staff, contains="for staff")
+
         d.set_overwrite(c.announcements, bot_role, allow=P.SEND_MESSAGES)
-        await _run_dates(env, clock, timedelta(seconds=481))
+        await _run_dates(env, clock, timedelta(minutes=31))
         card = await d.wait_for_message(c.announcements)
         assert card.embeds[0]["title"].startswith("Policy #1 ·")
-        await _run_dates(env, clock, timedelta(minutes=30))
+        assert _button(card, "policy:stance:1:support")["disabled"]  # it shows the store
+        thread = await d.wait_for_thread(c.announcements)
+        await _run_dates(env, clock, timedelta(minutes=31))
+        await d.wait_for_message(thread, contains="comment period has closed")
+        await _run_dates(env, clock, timedelta(minutes=31))
         assert len([m for m in d.messages_in(c.announcements) if m.embeds]) == 1
+        assert sum("comment period has closed" in t for t in _bot_texts(env, thread)) == 1
 
 
 # -- bad input -------------------------------------------------------------------------------------
