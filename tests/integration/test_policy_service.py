@@ -483,3 +483,21 @@ async def test_forgetting_a_member_removes_stances_and_anonymises_concerns(
     assert not await services.db.fetchval(
         "SELECT count(*) FROM timers WHERE key LIKE ?", (f"%:points:{ALICE}",)
     )
+
+
+async def test_cards_that_show_less_than_the_store_are_listed_for_correction(
+    services: Services, clock: Clock
+) -> None:
+    policy = await _announced(services, clock)
+    svc = services.policy
+    assert await svc.stale_cards(policy.guild_id) == []  # no card posted yet: nothing to edit
+    await svc.attach_card(policy.id, ANNOUNCEMENTS, 123)
+    shown = (await svc.get(policy.guild_id, policy.number)).card_version
+    await svc.card_shown(policy.id, shown)
+    assert await svc.stale_cards(policy.guild_id) == []
+    await svc.set_stance(policy.guild_id, policy.number, ALICE, Stance.SUPPORT)
+    (stale,) = await svc.stale_cards(policy.guild_id)  # the edit was lost (a crash, say)
+    assert stale.support == 1 and stale.card_version > stale.card_shown
+    await svc.card_shown(policy.id, stale.card_version)
+    await svc.card_shown(policy.id, shown)  # a late, older edit never goes back
+    assert await svc.stale_cards(policy.guild_id) == []
