@@ -8,6 +8,7 @@ timers, as the scheduler would, so nothing here waits for real time to pass."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -35,6 +36,7 @@ def _add_regulars(driver: Driver, community: Community) -> None:
     FORUMS["policies"] = driver.add_forum(community.guild, "policy-changes")
 
 
+@contextlib.asynccontextmanager
 async def _running(tmp_path: Path, clock: Clock) -> AsyncIterator[Env]:
     async with running_cocreate(
         tmp_path / "policy.db", clock=clock, before_start=_add_regulars
@@ -113,7 +115,7 @@ async def test_the_whole_workflow_with_three_members_and_an_acknowledged_concern
     tmp_path: Path,
 ) -> None:
     clock = Clock()
-    async for env in _running(tmp_path, clock):
+    async with _running(tmp_path, clock) as env:
         d, c = env.driver, env.community
         services = env.bot.services
         regulars = ROLES["regulars"]
@@ -276,7 +278,7 @@ async def test_the_whole_workflow_with_three_members_and_an_acknowledged_concern
 # -- no response -----------------------------------------------------------------------------------
 async def test_a_policy_without_a_response_does_not_take_effect(tmp_path: Path) -> None:
     clock = Clock()
-    async for env in _running(tmp_path, clock):
+    async with _running(tmp_path, clock) as env:
         d, c = env.driver, env.community
         await _draft(env, effective="in 6d", comment_end="3d")
         await reply_of(await d.slash(c.staffer, "policy announce", channel=c.staff, number=1))
@@ -325,7 +327,7 @@ LONG_TEXT = "# Links policy\n\n" + "\n".join(
 async def test_a_long_text_from_a_file_an_edited_draft_and_an_amendment(tmp_path: Path) -> None:
     assert len(LONG_TEXT) > 4000
     clock = Clock()
-    async for env in _running(tmp_path, clock):
+    async with _running(tmp_path, clock) as env:
         d, c = env.driver, env.community
         opened = await d.slash(
             c.staffer,
@@ -412,7 +414,7 @@ async def test_a_long_text_from_a_file_an_edited_draft_and_an_amendment(tmp_path
 # -- a forum as the announcements channel ---------------------------------------------------------
 async def test_a_forum_announcements_channel_gets_a_forum_post(tmp_path: Path) -> None:
     clock = Clock()
-    async for env in _running(tmp_path, clock):
+    async with _running(tmp_path, clock) as env:
         d, c = env.driver, env.community
         forum = FORUMS["policies"]
         await env.bot.services.guild_settings.set_values(
@@ -448,7 +450,7 @@ async def test_a_forum_announcements_channel_gets_a_forum_post(tmp_path: Path) -
 # -- a post Discord keeps refusing -----------------------------------------------------------------
 async def test_a_refused_announcement_is_retried_and_staff_are_told(tmp_path: Path) -> None:
     clock = Clock()
-    async for env in _running(tmp_path, clock):
+    async with _running(tmp_path, clock) as env:
         d, c = env.driver, env.community
         bot_role = d.bot_role(c.guild)
         d.set_overwrite(c.announcements, bot_role, deny=P.SEND_MESSAGES)
@@ -503,7 +505,7 @@ async def _count(env: Env) -> int:
 
 async def test_bad_input_gets_a_clear_ephemeral_error_and_changes_nothing(tmp_path: Path) -> None:
     clock = Clock()
-    async for env in _running(tmp_path, clock):
+    async with _running(tmp_path, clock) as env:
         d, c = env.driver, env.community
 
         # A member who is not staff cannot draft: no form, nothing stored.
