@@ -26,7 +26,7 @@ from bot.domain.policy import AFFECTED_MAX, Decision, Outcome
 from bot.errors import InvalidInput, PermissionDenied
 from bot.render import policy as render
 from bot.services.policy import PUBLISH_ANNOUNCE, PUBLISH_POST
-from cogs._common import access
+from cogs._common import access, require
 from cogs.policy.publisher import PolicyPublisher
 from cogs.policy.ui import (
     FILE_MAX_BYTES,
@@ -38,7 +38,6 @@ from cogs.policy.ui import (
     MakeIdeaButton,
     StanceButton,
     read_text_file,
-    require_staff,
 )
 
 log = logging.getLogger(__name__)
@@ -61,7 +60,7 @@ def staff_only() -> Callable[[T], T]:
 
     async def predicate(interaction: discord.Interaction) -> bool:
         try:
-            await require_staff(interaction)
+            await require(interaction, Access.STAFF)
         except PermissionDenied as exc:
             raise app_commands.CheckFailure(exc.message) from None
         return True

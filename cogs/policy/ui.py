@@ -15,10 +15,10 @@ import discord
 from bot.domain.guild_config import Access
 from bot.domain.policy import TYPED_TEXT_MAX, Decision, PolicyStage, Stance
 from bot.domain.policy_model import Policy, PolicyDraft, PolicyView
-from bot.errors import InvalidInput, PermissionDenied
+from bot.errors import InvalidInput
 from bot.render import policy as render
 from bot.services.policy import CloseChoice
-from cogs._common import access, bot_of
+from cogs._common import bot_of, require
 from cogs._errors import ReportingDynamicItem, ReportingModal
 
 if TYPE_CHECKING:
@@ -29,15 +29,6 @@ if TYPE_CHECKING:
 FILE_MAX_BYTES = 200_000
 #: Buttons per message (5 rows of 5).
 BUTTONS_PER_MESSAGE = 25
-
-
-async def require_staff(interaction: discord.Interaction) -> None:
-    """Raise PermissionDenied unless the member is staff (the check of every staff action)."""
-    if Access.STAFF not in await access(interaction):
-        raise PermissionDenied(
-            "Only staff can do that: members with Manage Server or a role in `staff_roles` "
-            "(`/config set staff_roles`)."
-        )
 
 
 def _policy(interaction: discord.Interaction) -> PolicyService:
@@ -164,7 +155,7 @@ class MakeIdeaButton(
 
     async def handle(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
-        await require_staff(interaction)
+        await require(interaction, Access.STAFF)
         await interaction.response.defer(ephemeral=True, thinking=True)
         concern, idea = await _policy(interaction).make_idea(
             interaction.guild_id, self.number, self.concern, interaction.user.id
@@ -309,7 +300,7 @@ class DraftModal(ReportingModal, title="Draft a policy change"):
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
-        await require_staff(interaction)
+        await require(interaction, Access.STAFF)
         await interaction.response.defer(ephemeral=True, thinking=True)
         options = self.options
         assert options.effective_at is not None
@@ -362,7 +353,7 @@ class EditModal(ReportingModal, title="Edit a draft policy"):
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
-        await require_staff(interaction)
+        await require(interaction, Access.STAFF)
         await interaction.response.defer(ephemeral=True, thinking=True)
         typed = str(self.text.value or "")
         body: str | None = (
@@ -410,7 +401,7 @@ class AmendModal(ReportingModal, title="Amend the policy"):
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
-        await require_staff(interaction)
+        await require(interaction, Access.STAFF)
         await interaction.response.defer(ephemeral=True, thinking=True)
         await _cog(interaction).respond_and_report(
             interaction,
