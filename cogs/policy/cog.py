@@ -37,6 +37,7 @@ from cogs.policy.ui import (
     EditModal,
     MakeIdeaButton,
     StanceButton,
+    policy_autocomplete,
     read_text_file,
 )
 
@@ -184,6 +185,7 @@ class Policies(commands.Cog):
         affected="The channels it changes (mention them; replaces the list)",
         text_file="A new full text as a .md file",
     )
+    @app_commands.autocomplete(number=policy_autocomplete)
     @staff_only()
     async def edit(
         self,
@@ -213,6 +215,7 @@ class Policies(commands.Cog):
     @group.command(
         name="announce", description="Announce a draft and open its comment period (staff)"
     )
+    @app_commands.autocomplete(number=policy_autocomplete)
     @staff_only()
     async def announce(self, interaction: discord.Interaction, number: int) -> None:
         assert interaction.guild_id is not None
@@ -238,6 +241,7 @@ class Policies(commands.Cog):
         text="What changed, or why not (members read it)",
     )
     @app_commands.choices(outcome=OUTCOMES)
+    @app_commands.autocomplete(number=policy_autocomplete)
     @staff_only()
     async def answer(
         self,
@@ -273,6 +277,7 @@ class Policies(commands.Cog):
         text_file="The amended text as a .md file (amend; else a form opens)",
     )
     @app_commands.choices(decision=DECISIONS)
+    @app_commands.autocomplete(number=policy_autocomplete)
     @staff_only()
     async def respond(
         self,
@@ -340,6 +345,7 @@ class Policies(commands.Cog):
     @group.command(
         name="show", description="A policy change: its stage, dates, feedback and response"
     )
+    @app_commands.autocomplete(number=policy_autocomplete)
     async def show(self, interaction: discord.Interaction, number: int) -> None:
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True)

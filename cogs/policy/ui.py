@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import discord
+from discord import app_commands
 
 from bot.domain.guild_config import Access
 from bot.domain.policy import TYPED_TEXT_MAX, Decision, PolicyStage, Stance
@@ -18,7 +19,7 @@ from bot.domain.policy_model import Policy, PolicyDraft, PolicyView
 from bot.errors import InvalidInput
 from bot.render import policy as render
 from bot.services.policy import CloseChoice
-from cogs._common import bot_of, require
+from cogs._common import access, bot_of, require
 from cogs._errors import ReportingDynamicItem, ReportingModal
 
 if TYPE_CHECKING:
@@ -411,3 +412,22 @@ class AmendModal(ReportingModal, title="Amend the policy"):
             amended_text=str(self.amended.value),
             effective_at=self.effective_at,
         )
+
+
+async def policy_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[int]]:
+    """Recent policies (drafts for staff), narrowed by the number or words typed so far."""
+    if interaction.guild_id is None:
+        return []
+    staff = Access.STAFF in await access(interaction)
+    page, _ = await _policy(interaction).browse(interaction.guild_id, staff=staff)
+    typed = current.strip().lstrip("#").lower()
+    return [
+        app_commands.Choice(
+            name=render.clip(f"#{p.number} {p.title} ({render.stage_label(p)})", 100),
+            value=p.number,
+        )
+        for p in page.items
+        if not typed or typed == str(p.number) or typed in p.title.lower()
+    ][:25]

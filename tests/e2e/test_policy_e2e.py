@@ -542,5 +542,13 @@ async def test_bad_input_gets_a_clear_ephemeral_error_and_changes_nothing(tmp_pa
         assert after == before
         assert len([m for m in d.messages_in(c.announcements) if m.embeds]) == 1
         assert card.id == after.card_message_id
-        # A draft members cannot see.
+        # A draft members cannot see, not even in the number's suggestions.
+        await _draft(env)
         assert "no policy #2" in (await _error(env, c.alice, "policy show", number=2)).content
+        offered = await d.autocomplete(c.alice, "policy show", "number", "")
+        assert [o["value"] for o in offered] == [1]
+        offered = await d.autocomplete(c.staffer, "policy announce", "number", "", channel=c.staff)
+        assert [o["value"] for o in offered] == [2, 1]
+        assert "#2 Links in #showcase" in offered[0]["name"]
+        narrowed = await d.autocomplete(c.staffer, "policy edit", "number", "2", channel=c.staff)
+        assert [o["value"] for o in narrowed] == [2]
