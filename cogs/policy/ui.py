@@ -5,6 +5,7 @@ service method, and renders."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -158,14 +159,29 @@ class MakeIdeaButton(
         assert interaction.guild_id is not None
         await require(interaction, Access.STAFF)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        concern, idea = await _policy(interaction).make_idea(
+        policies = _policy(interaction)
+        concern, idea = await policies.make_idea(
             interaction.guild_id, self.number, self.concern, interaction.user.id
+        )
+        await self._disable(
+            interaction, await policies.view(interaction.guild_id, self.number, staff=True)
         )
         await interaction.followup.send(
             f"💡 Concern #{concern.number} of policy #{self.number} is now idea "
             f"**#{idea.number}**. {idea.card_url or ''}".strip(),
             ephemeral=True,
         )
+
+    async def _disable(self, interaction: discord.Interaction, view: PolicyView) -> None:
+        """The summary's button of a concern that became an idea is shown disabled."""
+        if interaction.message is None:
+            return
+        for chunk in idea_views(view):
+            buttons = [i for i in chunk.children if isinstance(i, MakeIdeaButton)]
+            if any(b.concern == self.concern for b in buttons):
+                with contextlib.suppress(discord.HTTPException):
+                    await interaction.message.edit(view=chunk)
+                return
 
 
 def card_view(policy: Policy) -> discord.ui.View | None:

@@ -206,6 +206,9 @@ async def test_the_whole_workflow_with_three_members_and_an_acknowledged_concern
         # 6. A concern becomes an idea, linked both ways.
         made = await _click(env, c.staffer, staff_summary, "policy:idea:1:3")
         assert "Concern #3 of policy #1 is now idea **#1**" in made
+        marked = await d.wait_for_edit(staff_summary)
+        assert _button(marked, "policy:idea:1:3")["disabled"]
+        assert not _button(marked, "policy:idea:1:1").get("disabled")
         idea_card = await d.wait_for_message(c.ideas)
         assert "From concern #3 on policy #1" in embed_text(idea_card)
         shown = await reply_of(await d.slash(c.staffer, "policy show", channel=c.staff, number=1))
