@@ -20,6 +20,7 @@ from bot.services.guild_settings import GuildSettingsService
 from bot.services.guilds import GuildService
 from bot.services.ideas import IdeaService
 from bot.services.points import PointsService
+from bot.services.policy import DATE_TIMER, POINTS_TIMER, PolicyService
 from bot.services.polls import PollService
 from bot.services.privacy import PrivacyService
 from bot.settings import Settings
@@ -51,6 +52,12 @@ def create_services(settings: Settings, *, clock: Callable[[], datetime] | None 
     guild_settings.on_change.append(ideas.settings_changed)
     polls = PollService(db, guild_settings, now, points)
     privacy.register("polls", polls.forget)
+    timers = TimerService(db, now)
+    # Policy changes: their dates and feedback points are timer rows the service handles.
+    policy = PolicyService(db, guild_settings, now, points=points, ideas=ideas, timers=timers)
+    privacy.register("policy", policy.forget)
+    timers.register(DATE_TIMER, policy.on_date)
+    timers.register(POINTS_TIMER, policy.on_points)
     return Services(
         settings=settings,
         db=db,
@@ -60,8 +67,9 @@ def create_services(settings: Settings, *, clock: Callable[[], datetime] | None 
         guilds=GuildService(db),
         ideas=ideas,
         points=points,
-        timers=TimerService(db, now),
         polls=polls,
+        policy=policy,
+        timers=timers,
         clock=now,
     )
 

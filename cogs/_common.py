@@ -39,13 +39,21 @@ async def access(interaction: discord.Interaction) -> frozenset[Access]:
     )
 
 
+#: Why a member without the level is refused, and how one gets it.
+_DENIED = {
+    Access.MODERATOR: "Only moderators can do that. Moderators are members with Manage Server "
+    "or a role set with `/config set moderator_roles`.",
+    Access.STAFF: "Only staff can do that. Staff are members with Manage Server or a role set "
+    "with `/config set staff_roles`.",
+    Access.JUDGE: "Only judges can do that. Judges are members with a role set with "
+    "`/config set judge_roles`.",
+}
+
+
 async def require(interaction: discord.Interaction, level: Access) -> None:
     """Raise PermissionDenied unless the member has ``level``."""
     if level not in await access(interaction):
-        raise PermissionDenied(
-            f"Only {level.value}s can do that. Moderators are members with Manage Server "
-            "or a role set with `/config set moderator_roles`."
-        )
+        raise PermissionDenied(_DENIED[level])
 
 
 #: The default permission of command groups that are moderator-only as a whole (Discord's

@@ -9,7 +9,9 @@ members (one of them with DMs closed).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -125,11 +127,14 @@ def sandbox_settings(base: Settings, driver: Driver, db_path: Path) -> Settings:
     return dataclasses.replace(settings.replace_section("bot", sync_commands="auto"))
 
 
-async def start_cocreate(driver: Driver, settings: Settings) -> CocreateBot:
-    """Build the real bot through the one wiring point and connect it to the sandbox."""
-    from bot.app import create_bot
+async def start_cocreate(
+    driver: Driver, settings: Settings, *, clock: Callable[[], datetime] | None = None
+) -> CocreateBot:
+    """Build the real bot through the one wiring point and connect it to the sandbox
+    (``clock``: the bot's "now", which a scene may move forward)."""
+    from bot.app import create_bot, create_services
 
-    bot = create_bot(settings)
+    bot = create_bot(settings, create_services(settings, clock=clock))
     await driver.start_bot(bot)
     return bot
 

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -235,6 +236,102 @@ async def scene_members(driver: Driver, bot: CocreateBot, c: Community) -> str |
     return None
 
 
+class DemoClock:
+    """The demo bot's "now": real time, moved forward when a scene skips days."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, delta: timedelta) -> None:
+        self.offset += delta
+
+
+async def _days_pass(bot: CocreateBot, days: float) -> None:
+    """Skip ``days``; the dates that fell due run, as the scheduler would run them."""
+    clock = bot.services.clock
+    assert isinstance(clock, DemoClock)
+    clock.advance(timedelta(days=days))
+    await bot.services.timers.run_due()
+
+
+async def _fill_form(
+    driver: Driver, who: Member, opened: InteractionResult, values: dict[str, str | list[str]]
+) -> Message:
+    form = await opened.response(10)
+    assert form.modal is not None
+    return await _answer(await driver.submit_modal(who, form, values))
+
+
+async def scene_policy(driver: Driver, bot: CocreateBot, c: Community) -> str | None:
+    """Staff announce a policy change; members give stances and concerns; staff answer each
+    concern group, amend it, and it takes effect."""
+    await _fill_form(
+        driver,
+        c.staffer,
+        await driver.slash(
+            c.staffer,
+            "policy draft",
+            channel=c.staff,
+            effective="in 10d",
+            affected=f"<#{c.general.id}>",
+        ),
+        {
+            "title": "Links in #general",
+            "summary": "At most three links a day per member in #general, to stop link dumps.",
+            "text": "1. Members post at most three links a day in #general.\n"
+            "2. Moderators may remove links beyond that.",
+        },
+    )
+    await _answer(await driver.slash(c.staffer, "policy announce", channel=c.staff, number=1))
+    card = await driver.wait_for_message(c.announcements)
+    await driver.wait_for_thread(c.announcements)
+    for who, stance in ((c.alice, "support"), (c.bob, "concerned"), (c.carol, "concerned")):
+        await _answer(await driver.click(who, card, f"policy:stance:1:{stance}"))
+    for who, concern, change in (
+        (c.bob, "Three links a day is too few for people who share tutorials.", "Five a day"),
+        (c.carol, "Tutorial authors need more than three links a day.", ""),
+    ):
+        await _fill_form(
+            driver,
+            who,
+            await driver.click(who, card, "policy:concern:1"),
+            {"concern": concern, "suggestion": change},
+        )
+    await _days_pass(bot, 7.01)  # the comment period ends: summaries for all and for staff
+    await driver.wait_for_message(c.staff, contains="for staff")
+    await _answer(
+        await driver.slash(
+            c.staffer,
+            "policy answer",
+            channel=c.staff,
+            number=1,
+            group=1,
+            outcome="changed",
+            text="Members who share tutorials may post five links a day.",
+        )
+    )
+    await _fill_form(
+        driver,
+        c.staffer,
+        await driver.slash(
+            c.staffer, "policy respond", channel=c.staff, number=1, decision="amend"
+        ),
+        {
+            "amended": "1. Members post at most three links a day in #general; five for "
+            "tutorials.\n2. Moderators may remove links beyond that.",
+            "note": "Thank you: tutorial authors convinced us.",
+        },
+    )
+    await driver.wait_for_dm(c.bob)
+    await _days_pass(bot, 3)  # the effective date
+    effective = await driver.wait_for_message(c.announcements, contains="is now in effect")
+    shown = await _answer(await driver.slash(c.alice, "policy show", channel=c.general, number=1))
+    return _embed_body(shown) + "\n" + _embed_body(effective)
+
+
 async def scene_privacy(driver: Driver, bot: CocreateBot, c: Community) -> str | None:
     """Carol asks to be forgotten; a moderator confirms; Carol gets a DM."""
     await _answer(await driver.slash(c.carol, "privacy forget-me", channel=c.general))
@@ -251,6 +348,7 @@ SCENES: list[tuple[str, Scene]] = [
     ("Ideas: captured, voted on, decided", scene_ideas),
     ("Points reward outcomes", scene_points),
     ("Polls and an outcome survey", scene_polls),
+    ("A policy change is discussed before it takes effect", scene_policy),
     ("A member asks to be forgotten", scene_privacy),
 ]
 
@@ -266,7 +364,7 @@ async def run_demo(settings: Settings, *, serve: bool = False, port: int = 0) ->
         async with Driver(Sandbox(port=port)) as driver:
             community = seed_community(driver)
             demo_settings = sandbox_settings(settings, driver, Path(tmp) / "demo.db")
-            bot = await start_cocreate(driver, demo_settings)
+            bot = await start_cocreate(driver, demo_settings, clock=DemoClock())
             print(f"Cocreate {bot.version} is connected to a local Discord sandbox.\n")
             shown = 0
             for title, scene in SCENES:

@@ -808,6 +808,7 @@ class Driver:
             return str(value.id)
         if kind == 11 and isinstance(value, tuple) and len(value) == 2:
             stored = Attachment(world.ids.next(), str(value[0]), bytes(value[1]))
+            world.uploads[stored.id] = stored
             resolved.setdefault("attachments", {})[str(stored.id)] = stored.to_json(
                 world.base_url, channel.id
             )

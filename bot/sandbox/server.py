@@ -168,13 +168,13 @@ class Sandbox:
         await self.stop()
 
     async def _attachment(self, request: web.Request) -> web.Response:
+        wanted = request.match_info["attachment_id"]
         msg_files = (
-            a
-            for m in self.world.messages.values()
-            for a in m.attachments
-            if str(a.id) == request.match_info["attachment_id"]
+            a for m in self.world.messages.values() for a in m.attachments if str(a.id) == wanted
         )
-        found = next(msg_files, None)
+        # A file attached to a slash-command option is served the same way.
+        uploads = (a for a in self.world.uploads.values() if str(a.id) == wanted)
+        found = next(msg_files, None) or next(uploads, None)
         if found is None:
             raise web.HTTPNotFound()
         return web.Response(

@@ -588,6 +588,8 @@ class World:
         self.guilds: dict[int, Guild] = {}
         self.channels: dict[int, Channel] = {}
         self.messages: dict[int, Message] = {}
+        #: Files members attached to slash-command options (served like message files).
+        self.uploads: dict[int, Attachment] = {}
         self.channel_messages: dict[int, list[int]] = {}
         self.interactions: dict[int, Interaction] = {}
         self.global_commands: list[Json] = []

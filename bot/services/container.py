@@ -19,6 +19,7 @@ from bot.services.guild_settings import GuildSettingsService
 from bot.services.guilds import GuildService
 from bot.services.ideas import IdeaService
 from bot.services.points import PointsService
+from bot.services.policy import PolicyService
 from bot.services.polls import PollService
 from bot.services.privacy import PrivacyService
 from bot.settings import Settings
@@ -44,6 +45,7 @@ class Services:
     guilds: GuildService
     ideas: IdeaService
     points: PointsService
+    policy: PolicyService
     timers: TimerService
     polls: PollService
     clock: Callable[[], datetime] = field(default=utcnow)

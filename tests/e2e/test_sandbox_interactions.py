@@ -169,6 +169,11 @@ def add_commands(bot: SandboxBot, guild_id: int) -> None:
         PICTURES.append(await interaction.edit_original_response(embed=embed, attachments=[second]))
         PICTURED.set()
 
+    @tree.command(name="upload", description="Read an attached file")
+    async def upload(interaction: discord.Interaction, file: discord.Attachment) -> None:
+        data = await file.read()  # downloaded from its URL, as from Discord's CDN
+        await interaction.response.send_message(f"{file.filename}: {data.decode()}")
+
     tree.add_command(idea)
     tree.add_command(admin)
     bot.add_dynamic_items(VoteButton)
@@ -208,6 +213,7 @@ async def test_commands_registered_through_bulk_overwrite(env: Env) -> None:
         "pick",
         "bad-modal",
         "picture",
+        "upload",
     }
 
 
@@ -230,6 +236,16 @@ async def test_slash_reaches_handler_with_typed_options(env: Env) -> None:
     assert response.ephemeral and response.message.visible_to == w.alice.id
     assert response.message not in d.messages_in(w.general)  # others do not see it
     assert response.message in d.messages_in(w.general, visible_to=w.alice)
+
+
+async def test_a_file_attached_to_an_option_can_be_downloaded(env: Env) -> None:
+    d, w = env.driver, env.world
+    result = await d.slash(
+        w.alice, "upload", channel=w.general, file=("policy.md", b"# Rules\nBe kind.")
+    )
+    response = await result.response()
+    assert response.message is not None
+    assert response.message.content == "policy.md: # Rules\nBe kind."
 
 
 async def test_slash_with_wrong_option_is_rejected_by_the_driver(env: Env) -> None:

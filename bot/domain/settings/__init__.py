@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.domain.setting import Setting
-from bot.domain.settings import core, ideas, points, polls
+from bot.domain.settings import core, ideas, points, policy, polls
 
 #: (feature, its settings) in the order /config and the defaults file list them.
 FEATURES: tuple[tuple[str, tuple[Setting, ...]], ...] = (
@@ -18,6 +18,7 @@ FEATURES: tuple[tuple[str, tuple[Setting, ...]], ...] = (
     ("ideas", ideas.SETTINGS),
     ("points", points.SETTINGS),
     ("polls", polls.SETTINGS),
+    ("policy", policy.SETTINGS),
 )
 
 
