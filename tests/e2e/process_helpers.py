@@ -11,6 +11,7 @@ import sqlite3
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from bot.app import create_services
 from bot.demo.community import Community, sandbox_settings
@@ -138,6 +139,46 @@ class BotProcess:
             await self.proc.wait()
         if not self._reader.done():
             await self._reader
+
+
+class Operator:
+    """Starts ``python -m bot run`` on one database, kills it, starts it again."""
+
+    def __init__(self, driver: Driver, db_path: Path) -> None:
+        self.driver = driver
+        self.db_path = db_path
+        self.process: BotProcess | None = None
+
+    async def start(self, *, faults: str = "") -> None:
+        """Start the bot (``faults``: the points where it kills itself); return once it
+        is connected."""
+        sandbox = self.driver.sandbox
+        extra = {"faults": faults} if faults else {}
+        env = bot_environment(sandbox.api_base, sandbox.gateway_url, self.db_path, **extra)
+        self.process = await BotProcess.start(env, "run", cwd=self.db_path.parent)
+        await self.process.wait_for_line("Connected as")
+
+    async def wait_exit(self) -> int:
+        assert self.process is not None
+        return await self.process.exit_code(15)
+
+    async def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would."""
+        if self.process is not None:
+            await self.process.kill()
+
+    @property
+    def output(self) -> str:
+        return self.process.output if self.process else ""
+
+    def query(self, sql: str) -> list[Any]:
+        """Read the bot's database directly (WAL: safe while it runs or after a crash)."""
+        conn = sqlite3.connect(self.db_path)
+        conn.row_factory = sqlite3.Row
+        try:
+            return conn.execute(sql).fetchall()
+        finally:
+            conn.close()
 
 
 def read_db(db_path: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:

@@ -4,60 +4,18 @@ store is the truth and Discord shows it, each thing once. The bot runs as operat
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
 from helpers import embed_text, reply_of
-from process_helpers import BotProcess, bot_environment, prepare_database
+from process_helpers import Operator, prepare_database
 
 from bot.demo.community import Community, seed_community
 from bot.sandbox import Driver, Message, Sandbox
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
-
-
-class Operator:
-    """Starts ``python -m bot run`` on one database, kills it, starts it again."""
-
-    def __init__(self, driver: Driver, db_path: Path) -> None:
-        self.driver = driver
-        self.db_path = db_path
-        self.process: BotProcess | None = None
-
-    async def start(self, *, faults: str = "") -> None:
-        """Start the bot (``faults``: the points where it kills itself); return once it
-        is connected."""
-        sandbox = self.driver.sandbox
-        extra = {"faults": faults} if faults else {}
-        env = bot_environment(sandbox.api_base, sandbox.gateway_url, self.db_path, **extra)
-        self.process = await BotProcess.start(env, "run", cwd=self.db_path.parent)
-        await self.process.wait_for_line("Connected as")
-
-    async def wait_exit(self) -> int:
-        assert self.process is not None
-        return await self.process.exit_code(15)
-
-    async def kill(self) -> None:
-        """SIGKILL, as a crash or the OOM killer would."""
-        if self.process is not None:
-            await self.process.kill()
-
-    @property
-    def output(self) -> str:
-        return self.process.output if self.process else ""
-
-    def query(self, sql: str) -> list[Any]:
-        """Read the bot's database directly (WAL: safe while it runs or after a crash)."""
-        conn = sqlite3.connect(self.db_path)
-        conn.row_factory = sqlite3.Row
-        try:
-            return conn.execute(sql).fetchall()
-        finally:
-            conn.close()
 
 
 @pytest_asyncio.fixture(loop_scope="module")

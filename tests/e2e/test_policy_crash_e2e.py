@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from process_helpers import BotProcess
+from process_helpers import Operator
 
 from bot.app import create_services
 from bot.demo.community import Community, sandbox_settings, seed_community
@@ -29,7 +29,7 @@ async def world() -> AsyncIterator[tuple[Driver, Community]]:
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def bot(world: tuple[Driver, Community], tmp_path: Path) -> AsyncIterator[BotProcess]:
+async def bot(world: tuple[Driver, Community], tmp_path: Path) -> AsyncIterator[Operator]:
     """A configured database holding a draft policy, and a process to run on it."""
     driver, community = world
     db_path = tmp_path / "cocreate.db"
@@ -49,7 +49,7 @@ async def bot(world: tuple[Driver, Community], tmp_path: Path) -> AsyncIterator[
         )
     )
     await services.close()
-    process = BotProcess(driver, db_path)
+    process = Operator(driver, db_path)
     driver.mark_seen()
     yield process
     await process.kill()
@@ -66,7 +66,7 @@ def _cards(driver: Driver, community: Community) -> list[Message]:
 
 
 async def test_an_announcement_killed_before_its_card_is_recorded_is_shown_once(
-    world: tuple[Driver, Community], bot: BotProcess
+    world: tuple[Driver, Community], bot: Operator
 ) -> None:
     driver, c = world
     await bot.start(faults="policy.after-card-post")
