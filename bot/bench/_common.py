@@ -8,12 +8,13 @@ import contextlib
 import math
 import os
 import platform
-import sqlite3
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from bot.storage.bench import sqlite_version
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -37,7 +38,7 @@ def machine_facts() -> str:
     """What the figures depend on, printed with every run so results can be compared."""
     return (
         f"python {platform.python_version()} ({platform.python_implementation()}), "
-        f"sqlite {sqlite3.sqlite_version}, {os.cpu_count()} CPU(s), "
+        f"sqlite {sqlite_version()}, {os.cpu_count()} CPU(s), "
         f"{platform.system()} {platform.machine()}"
     )
 

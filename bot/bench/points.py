@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.bench._common import RUNS, BenchResult
+from bot.storage import bench as raw_sql
 
 if TYPE_CHECKING:
     from bot.services.points import PointsService
@@ -77,14 +77,7 @@ def _ts(moment: datetime) -> str:
 
 
 def _migrated(path: Path) -> None:
-    from bot.storage.migrations import apply_migrations, load_migrations
-
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute("PRAGMA journal_mode = WAL")
-        apply_migrations(conn, load_migrations(), backup_dir=None, db_name=path.stem)
-    finally:
-        conn.close()
+    raw_sql.migrated(path)
 
 
 def _seed(path: Path, rows: int, members: int, *, days: int = 365) -> None:
@@ -118,32 +111,11 @@ def _seed(path: Path, rows: int, members: int, *, days: int = 365) -> None:
         )
         totals[member] = totals.get(member, 0) + delta
     stamp = _ts(now)
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("BEGIN")
-        conn.executemany(_LEDGER_INSERT, ledger)
-        conn.executemany(
-            "INSERT INTO points_totals (guild_id, member_id, all_time, season, updated_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [(GUILD, m, t, t, stamp) for m, t in totals.items()],
-        )
-        conn.execute("COMMIT")
-        conn.execute("ANALYZE")
-    finally:
-        conn.close()
-
-
-_LEDGER_INSERT = (
-    "INSERT INTO points_ledger (guild_id, member_id, delta, kind, reason, source_kind, "
-    "source_id, award_key, actor_id, withheld, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_TOTALS_UPSERT = (
-    "INSERT INTO points_totals (guild_id, member_id, all_time, season, updated_at) "
-    "VALUES (?1, ?2, ?3, ?3, ?4) ON CONFLICT (guild_id, member_id) DO UPDATE SET "
-    "all_time = all_time + excluded.all_time, season = season + excluded.season, "
-    "updated_at = excluded.updated_at"
-)
+    raw_sql.seed(
+        path,
+        ("points_ledger", ledger),
+        ("points_totals", [(GUILD, m, t, t, stamp) for m, t in totals.items()]),
+    )
 
 
 async def _services(path: Path) -> tuple[Database, PointsService]:
@@ -192,11 +164,7 @@ async def _service_run(service: PointsService, run: int, sizes: Sizes) -> float:
 
 async def _raw_run(path: Path, run: int, sizes: Sizes) -> float:
     """Awards per second as raw executemany of the same ledger and totals rows."""
-    import aiosqlite
-
-    conn = await aiosqlite.connect(path, isolation_level=None)
-    try:
-        await conn.execute("PRAGMA synchronous = NORMAL")
+    async with raw_sql.RawWriter(path) as raw:
         total = 0.0
         for rnd in range(sizes.rounds):
             base = 10_000_000 + (run * sizes.rounds + rnd) * sizes.concurrent
@@ -210,13 +178,11 @@ async def _raw_run(path: Path, run: int, sizes: Sizes) -> float:
             ]  # fmt: skip
             totals = [(GUILD, base + i, 1, stamp) for i in range(sizes.concurrent)]
             for start in range(0, sizes.concurrent, BATCH_ROWS):
-                await conn.execute("BEGIN IMMEDIATE")
-                await conn.executemany(_LEDGER_INSERT, ledger[start : start + BATCH_ROWS])
-                await conn.executemany(_TOTALS_UPSERT, totals[start : start + BATCH_ROWS])
-                await conn.execute("COMMIT")
+                await raw.write(
+                    ("points_ledger", ledger[start : start + BATCH_ROWS]),
+                    ("points_totals_add", totals[start : start + BATCH_ROWS]),
+                )
             total += time.perf_counter() - started
-    finally:
-        await conn.close()
     return sizes.rounds * sizes.concurrent / total
 
 
@@ -271,13 +237,9 @@ async def _boards(folder: Path, sizes: Sizes, label: str) -> list[BenchResult]:
     await asyncio.to_thread(_seed, path, sizes.board_rows, sizes.board_members)
     db, service = await _services(path)
     try:
-        plain_sql = (
-            "SELECT member_id, all_time FROM points_totals WHERE guild_id = ? "
-            "ORDER BY all_time DESC LIMIT 10"
-        )
 
         async def plain() -> object:
-            return await db.read(lambda c: c.execute(plain_sql, (GUILD,)).fetchall())
+            return await db.read(lambda c: raw_sql.query(c, "points_top10", (GUILD,)))
 
         async def top() -> object:
             page = await service.leaderboard(GUILD, Period.ALL)

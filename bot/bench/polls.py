@@ -22,7 +22,6 @@ import asyncio
 import gc
 import random
 import shutil
-import sqlite3
 import statistics
 import time
 from dataclasses import dataclass
@@ -35,6 +34,8 @@ import orjson
 
 from bot.bench import _common
 from bot.bench._common import RUNS, BenchResult, bench_settings
+from bot.storage import Tx
+from bot.storage import bench as raw_sql
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -111,9 +112,7 @@ async def _create(services: Services, mode: str = "single", when: str = "7d") ->
     return created.poll.id
 
 
-def _seed_ballots(
-    conn: sqlite3.Connection, poll_id: int, count: int, ranked: bool, seed: int
-) -> None:
+def _seed_ballots(conn: Tx, poll_id: int, count: int, ranked: bool, seed: int) -> None:
     rng = random.Random(seed)
     rows = []
     for n in range(count):
@@ -131,19 +130,13 @@ def _seed_ballots(
                 orjson.dumps(answer).decode(),
             )
         )
-    conn.execute("BEGIN IMMEDIATE")
-    conn.executemany(
-        "INSERT INTO poll_ballots (poll_id, voter, guild_id, answer) VALUES (?, ?, ?, ?)", rows
-    )
-    conn.execute("COMMIT")
+    raw_sql.write_on(conn, ("poll_ballots", rows))
 
 
 async def measure_ballots(
     *, voters: int, seeded: int, runs: int = RUNS, workdir: Path | None = None
 ) -> BallotFigures:
     """Figure 1. See the module docstring."""
-    import aiosqlite
-
     from bot.domain.points import day_key
     from bot.storage import points as points_repo
 
@@ -162,9 +155,7 @@ async def measure_ballots(
         shutil.copyfile(service_path, raw_path)
 
         services = await _services(service_path)
-        raw = await aiosqlite.connect(raw_path, isolation_level=None)
-        await raw.execute("PRAGMA journal_mode = WAL")
-        await raw.execute("PRAGMA synchronous = NORMAL")
+        raw = await raw_sql.RawWriter(raw_path).open()
         batch = services.settings.database.batch_max_rows
         service_rates: list[float] = []
         raw_rates: list[float] = []
@@ -222,24 +213,14 @@ async def measure_ballots(
                 gc.collect()
                 started = time.perf_counter()
                 for ballot_rows, ledger_rows, total_rows in chunks:
-                    await raw.execute("BEGIN IMMEDIATE")
-                    await raw.executemany(
-                        "INSERT INTO poll_ballots (poll_id, voter, guild_id, answer) "
-                        "VALUES (?, ?, ?, ?)",
-                        ballot_rows,
+                    await raw.write(
+                        ("poll_ballots", ballot_rows),
+                        ("points_ledger_with_id", ledger_rows),
+                        ("points_totals_service", total_rows),
                     )
-                    await raw.executemany(
-                        "INSERT INTO points_ledger (id, guild_id, member_id, delta, kind, reason, "
-                        "source_kind, source_id, award_key, actor_id, withheld, created_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        ledger_rows,
-                    )
-                    await raw.executemany(points_repo._TOTALS_UPSERT, total_rows)
-                    await raw.execute("COMMIT")
                 raw_rates.append(voters / (time.perf_counter() - started))
-            stored = await services.db.fetchval(
-                "SELECT count(*) FROM poll_ballots WHERE poll_id BETWEEN ? AND ?",
-                (polls[0], polls[-1]),
+            ((stored,),) = await services.db.read(
+                lambda c: raw_sql.query(c, "poll_ballots_between", (polls[0], polls[-1]))
             )
             if stored != voters * len(polls):
                 raise AssertionError(f"{stored} ballots stored, {voters * len(polls)} cast")
