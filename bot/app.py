@@ -13,9 +13,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.scheduling.digest_cron import next_fire
 from bot.scheduling.timers import TimerService
 from bot.services.audit import AuditService
 from bot.services.container import Services, backups_dir, migrate, utcnow
+from bot.services.digests import DigestService
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.guilds import GuildService
 from bot.services.ideas import IdeaService
@@ -48,6 +50,11 @@ def create_services(settings: Settings, *, clock: Callable[[], datetime] | None 
     privacy.register("points", points.forget)
     ideas.on_events.append(points.notify)  # the consumer wakes after each idea commit
     guild_settings.on_change.append(ideas.settings_changed)
+    # Digests (issue 15); polls and policy register their sections/exports here once merged.
+    digests = DigestService(
+        db, guild_settings, now, next_fire, innovators=lambda g: points.innovators(g, limit=5)
+    )
+    guild_settings.on_change.append(digests.settings_changed)
     return Services(
         settings=settings,
         db=db,
@@ -59,6 +66,7 @@ def create_services(settings: Settings, *, clock: Callable[[], datetime] | None 
         points=points,
         timers=TimerService(db, now),
         clock=now,
+        digests=digests,
     )
 
 

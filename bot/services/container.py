@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bot.scheduling.timers import TimerService
 from bot.services.audit import AuditService
+from bot.services.digests import DigestService
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.guilds import GuildService
 from bot.services.ideas import IdeaService
@@ -44,6 +45,7 @@ class Services:
     ideas: IdeaService
     points: PointsService
     timers: TimerService
+    digests: DigestService
     clock: Callable[[], datetime] = field(default=utcnow)
 
     async def start(self) -> MigrationReport:

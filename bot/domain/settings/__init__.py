@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.domain.setting import Setting
-from bot.domain.settings import core, ideas, points
+from bot.domain.settings import core, digests, ideas, points
 
 #: (feature, its settings) in the order /config and the defaults file list them.
 FEATURES: tuple[tuple[str, tuple[Setting, ...]], ...] = (
     ("core", core.SETTINGS),
     ("ideas", ideas.SETTINGS),
     ("points", points.SETTINGS),
+    ("digests", digests.SETTINGS),
 )
 
 
