@@ -76,6 +76,7 @@ class NoteModal(ReportingModal, title="Note for the digest"):
         self.run_id = run_id
         self.note: discord.ui.TextInput[Any] = discord.ui.TextInput(
             label="Note (leads the published digest)",
+            custom_id="note",
             style=discord.TextStyle.paragraph,
             max_length=1000,
         )
