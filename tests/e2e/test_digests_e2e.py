@@ -141,5 +141,5 @@ async def test_an_unpublished_draft_publishes_itself_after_the_delay(env: Env) -
     assert run is not None and run.status is RunStatus.PUBLISHED
 
 
-def test_no_unhandled_routes(env: Env) -> None:
+async def test_no_unhandled_routes(env: Env) -> None:
     assert env.driver.sandbox.unhandled_routes == []
