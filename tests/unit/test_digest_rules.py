@@ -3,6 +3,7 @@ each metric on fixtures with known answers."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -95,7 +96,7 @@ def test_twelve_chart_periods_end_with_the_digests_own() -> None:
     periods = rules.previous_periods(next_fire, "0 9 * * 1", "UTC", period, 12)
     assert len(periods) == 12 and periods[-1] == period
     assert periods[0].start == utc(2024, 12, 9, 9)  # 12 weeks before 3 March
-    assert all(a.end == b.start for a, b in zip(periods, periods[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(periods))
 
 
 def test_missed_runs_post_the_latest_late_and_skip_the_older() -> None:
