@@ -18,6 +18,7 @@ from bot.scheduling.timers import TimerService
 from bot.services.audit import AuditService
 from bot.services.container import Services, backups_dir, migrate, utcnow
 from bot.services.digests import DigestService
+from bot.services.exports import ExportService
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.guilds import GuildService
 from bot.services.ideas import IdeaService
@@ -67,6 +68,7 @@ def create_services(settings: Settings, *, clock: Callable[[], datetime] | None 
         timers=TimerService(db, now),
         clock=now,
         digests=digests,
+        exports=ExportService(db),
     )
 
 

@@ -10,9 +10,8 @@ they are merged (in ``bot/app.py``)::
     digests.register_section("policy", policy.digest_section)    # open for comment, deadlines
 
 A section's ``metrics`` (e.g. ``{"Polls run": 3}``) join the headline, compared with the
-previous period, and its ``participants`` join the active contributors. Exports work the
-same way (:meth:`DigestService.register_export`: a name and an async iterator of rows;
-polls export anonymous ballots without member ids).
+previous period, and its ``participants`` join the active contributors. Exports have
+their own registry (:mod:`bot.services.exports`), shared by ``/export`` and the CLI.
 
 **Exactly once.** Each guild has one timer row (``digests.due``, key ``guild:<id>``) due at
 its next fire time: the database owns what is due. When it runs, one unit records the
@@ -27,9 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any
 
 import orjson
@@ -74,7 +72,6 @@ NOTE_MAX = 1000
 
 SectionResult = DigestSection | Sequence[DigestSection] | None
 SectionProvider = Callable[[int, Period], Awaitable[SectionResult]]
-ExportProvider = Callable[[int], AsyncIterator[dict[str, Any]]]
 FinishUnit = Callable[[Tx], Any]
 
 
@@ -107,21 +104,11 @@ class DigestService:
             "ideas": self._ideas_sections,
             "points": self._points_section,
         }
-        self._exports: dict[str, ExportProvider] = {
-            name: self._table_export(name) for name in repo.EXPORT_TABLES
-        }
 
     # -- registries ------------------------------------------------------------------------
     def register_section(self, name: str, provider: SectionProvider) -> None:
         """Add a feature's section (after the built-in ones, in registration order)."""
         self._sections[name] = provider
-
-    def register_export(self, name: str, provider: ExportProvider) -> None:
-        self._exports[name] = provider
-
-    @property
-    def export_names(self) -> list[str]:
-        return list(self._exports)
 
     # -- schedules --------------------------------------------------------------------------
     def _schedule(self, config: Mapping[str, Any] | GuildConfig) -> tuple[str, str]:
@@ -496,35 +483,6 @@ class DigestService:
             tuple(lines) or ("No points earned this period.",),
             more="`/points leaderboard period:week`",
         )
-
-    # -- exports ---------------------------------------------------------------------------------
-    def _table_export(self, name: str) -> ExportProvider:
-        async def rows(guild_id: int) -> AsyncIterator[dict[str, Any]]:
-            after: Any = None
-            while True:
-                chunk = await self._db.read(
-                    partial(
-                        repo.export_chunk, name=name, guild_id=guild_id, after=after, limit=2000
-                    )
-                )
-                for row in chunk:
-                    yield row
-                if len(chunk) < 2000:
-                    return
-                last = chunk[-1]
-                after = (last["idea_id"], last["member_id"]) if name == "votes" else last["id"]
-
-        return rows
-
-    async def export_sizes(self, guild_id: int) -> dict[str, int | None]:
-        """Rows per export (None: a registered provider whose size is unknown)."""
-        known = await self._db.read(
-            lambda c: {n: repo.export_count(c, n, guild_id) for n in repo.EXPORT_TABLES}
-        )
-        return {n: known.get(n) for n in self._exports}
-
-    def export_rows(self, name: str, guild_id: int) -> AsyncIterator[dict[str, Any]]:
-        return self._exports[name](guild_id)
 
 
 # -- pure helpers over what the reads return ------------------------------------------------

@@ -1,5 +1,5 @@
 """SQL for digests: the runs (one per scheduled period) and the period queries over ideas,
-votes, comments and the points ledger, plus the exports' chunked reads.
+votes, comments and the points ledger (the exports' reads are in :mod:`bot.storage.exports`).
 
 Every period query is a range over an index led by ``guild_id`` and a time column
 (migration 0008); ``tests/integration/test_digests.py`` checks the plans. Times are ISO
@@ -9,7 +9,7 @@ text in UTC (``to_iso``), so ranges compare as text.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -249,52 +249,3 @@ def top_points(
         (guild_id, start, end, limit),
     ).fetchall()
     return [(int(r[0]), int(r[1])) for r in rows]
-
-
-# -- exports -----------------------------------------------------------------------------------
-EXPORT_TABLES: dict[str, tuple[str, str]] = {
-    # name → (columns, table); rows are read by rowid in chunks
-    "ideas": (
-        "id, number, kind, title, body, author_id, status, status_reason, support, oppose, "
-        "source, created_at, first_response_at, decided_at",
-        "ideas",
-    ),
-    "votes": ("rowid AS id, idea_id, member_id, value, created_at", "idea_votes"),
-    "points_ledger": (
-        "id, member_id, delta, kind, reason, source_kind, source_id, withheld, created_at",
-        "points_ledger",
-    ),
-}
-
-
-def export_count(conn: sqlite3.Connection, name: str, guild_id: int) -> int:
-    _, table = EXPORT_TABLES[name]
-    return int(
-        conn.execute(f"SELECT count(*) FROM {table} WHERE guild_id = ?", (guild_id,)).fetchone()[0]
-    )
-
-
-def export_chunk(
-    conn: sqlite3.Connection, name: str, guild_id: int, after: Any, limit: int
-) -> list[dict[str, Any]]:
-    """Rows of an export table after the key ``after`` (None: from the start)."""
-    columns, table = EXPORT_TABLES[name]
-    if table == "idea_votes":  # WITHOUT ROWID: keyed by (idea_id, member_id)
-        idea, member = after if after is not None else (-1, -1)
-        cur = conn.execute(
-            "SELECT idea_id, member_id, value, created_at FROM idea_votes WHERE guild_id = ? "
-            "AND (idea_id, member_id) > (?, ?) ORDER BY idea_id, member_id LIMIT ?",
-            (guild_id, idea, member, limit),
-        )
-    else:
-        cur = conn.execute(
-            f"SELECT {columns} FROM {table} WHERE guild_id = ? AND id > ? ORDER BY id LIMIT ?",
-            (guild_id, -1 if after is None else after, limit),
-        )
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-
-def iter_rows(rows: Sequence[sqlite3.Row]) -> Iterator[dict[str, Any]]:
-    for row in rows:
-        yield dict(row)

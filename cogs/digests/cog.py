@@ -15,9 +15,9 @@ from bot.client import CocreateBot
 from bot.domain.timeparse import get_zone
 from bot.errors import InvalidInput
 from bot.render import digests as render
+from bot.render.exports import Budget, ExportTooLarge, write_export
 from bot.services.digests import AUTO, DRAFT, DUE, PUBLISH
 from cogs._common import MODERATOR_PERMISSIONS, moderator_only
-from cogs.digests.exports import write_export
 from cogs.digests.publisher import DigestPublisher, chart_file
 from cogs.digests.ui import DraftButton
 
@@ -41,6 +41,7 @@ class Digests(commands.Cog):
         self.bot = bot
         self.services = bot.services
         self.publisher = DigestPublisher(bot)
+        self.export_limit = EXPORT_LIMIT
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(DraftButton)
@@ -165,23 +166,30 @@ class Digests(commands.Cog):
     ) -> None:
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        digests = self.services.digests
+        exports = self.services.exports
+        budget = Budget(self.export_limit)
         files: list[discord.File] = []
-        total = 0
-        for name in digests.export_names:
-            buffer = io.BytesIO()
-            await write_export(digests.export_rows(name, interaction.guild_id), buffer, format)
-            total += buffer.tell()
-            if total > EXPORT_LIMIT:
-                await interaction.followup.send(
-                    "This server's data is larger than Discord allows as attachments. "
-                    f"Run `cocreate export --guild {interaction.guild_id} --format {format} "
-                    "--out DIR` on the bot's host instead.",
-                    ephemeral=True,
+        try:
+            for name in exports.names:
+                buffer = io.BytesIO()
+                await write_export(
+                    exports.rows(name, interaction.guild_id),
+                    buffer,
+                    format,
+                    columns=exports.source(name).columns,
+                    budget=budget,
                 )
-                return
-            buffer.seek(0)
-            files.append(discord.File(buffer, filename=f"{name}.{format}"))
+                buffer.seek(0)
+                files.append(discord.File(buffer, filename=f"{name}.{format}"))
+        except ExportTooLarge:
+            # Stopped at the limit, not after writing everything: the CLI has no limit.
+            await interaction.followup.send(
+                "This server's data is larger than Discord allows as attachments. "
+                f"Run `cocreate export --guild {interaction.guild_id} --format {format} "
+                "--out DIR` on the bot's host instead.",
+                ephemeral=True,
+            )
+            return
         await interaction.followup.send(
-            f"📦 Export of {', '.join(digests.export_names)}.", files=files, ephemeral=True
+            f"📦 Export of {', '.join(exports.names)}.", files=files, ephemeral=True
         )
