@@ -14,6 +14,7 @@ from helpers import embed_text, reply_of
 from ideas_helpers import Clock, fresh_member, publish, running_cocreate
 
 from bot.domain.digest_model import RunKind, RunStatus
+from bot.render import exports as render_exports
 from bot.sandbox import Message
 from bot.sandbox.driver import InvalidInteraction
 from bot.services.digests import DUE, due_key
@@ -139,6 +140,51 @@ async def test_an_unpublished_draft_publishes_itself_after_the_delay(env: Env) -
     await env.driver.wait_for_message(env.community.staff, predicate=is_digest("Community digest"))
     run = await env.bot.services.digests.get_run(run_id)
     assert run is not None and run.status is RunStatus.PUBLISHED
+
+
+async def test_a_moderator_gets_the_export_as_attachments(env: Env) -> None:
+    result = await env.driver.slash(env.community.mod, "export", format="csv")
+    reply = await reply_of(result)
+    assert reply.visible_to == env.community.mod.id
+    files = {a.filename: a.data for a in reply.attachments}
+    assert set(files) == {"ideas.csv", "votes.csv", "points_ledger.csv"}
+    header, *rows = files["ideas.csv"].decode().splitlines()
+    assert header.startswith("id,number,kind,title") and rows
+    assert "Dark mode for the editor" in files["ideas.csv"].decode()
+
+
+async def test_members_cannot_export(env: Env) -> None:
+    member = await fresh_member(env)
+    with pytest.raises(InvalidInteraction, match="lacks permissions"):
+        await env.driver.slash(member, "export")
+
+
+async def test_an_export_over_the_limit_stops_early_and_points_to_the_cli(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exports = env.bot.services.exports
+    cog = env.bot.get_cog("Digests")
+    assert cog is not None
+    monkeypatch.setattr(cog, "export_limit", 300)  # bytes: a few rows of ideas
+    monkeypatch.setattr(render_exports, "FLUSH_ROWS", 1)  # check the budget at every row
+    for n in range(8):
+        await publish(env, await fresh_member(env), f"Export filler idea number {n}")
+    read: dict[str, int] = {}
+    rows_of = exports.rows
+
+    async def counted(name: str, guild_id: int) -> AsyncIterator[dict[str, object]]:
+        read.setdefault(name, 0)
+        async for row in rows_of(name, guild_id):
+            read[name] += 1
+            yield row
+
+    monkeypatch.setattr(exports, "rows", counted)
+    reply = await reply_of(await env.driver.slash(env.community.mod, "export", format="json"))
+    assert reply.attachments == []
+    assert f"cocreate export --guild {env.community.guild.id} --format json" in reply.content
+    sizes = await exports.sizes(env.community.guild.id)
+    # It stopped at the row that passed the limit: the rest was never read.
+    assert read == {"ideas": read["ideas"]} and read["ideas"] < (sizes["ideas"] or 0)
 
 
 async def test_no_unhandled_routes(env: Env) -> None:
