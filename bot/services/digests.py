@@ -104,11 +104,22 @@ class DigestService:
             "ideas": self._ideas_sections,
             "points": self._points_section,
         }
+        # The previous period only feeds the headline's changes: no lists, no rates.
+        self._headlines: dict[str, SectionProvider] = {
+            "ideas": self._ideas_headline,
+            "points": _no_section,
+        }
 
     # -- registries ------------------------------------------------------------------------
-    def register_section(self, name: str, provider: SectionProvider) -> None:
-        """Add a feature's section (after the built-in ones, in registration order)."""
+    def register_section(
+        self, name: str, provider: SectionProvider, *, headline: SectionProvider | None = None
+    ) -> None:
+        """Add a feature's section (after the built-in ones, in registration order).
+        ``headline``, when given, is a cheaper provider used for the previous period, whose
+        sections only give the headline its comparison (``metrics`` and ``participants``)."""
         self._sections[name] = provider
+        if headline is not None:
+            self._headlines[name] = headline
 
     # -- schedules --------------------------------------------------------------------------
     def _schedule(self, config: Mapping[str, Any] | GuildConfig) -> tuple[str, str]:
@@ -408,7 +419,7 @@ class DigestService:
             else Period(period.start - (period.end - period.start), period.start)
         )
         current_parts, previous_parts = await asyncio.gather(
-            self._collect(guild_id, period), self._collect(guild_id, previous)
+            self._collect(guild_id, period), self._collect(guild_id, previous, headline=True)
         )
         headline = _headline(current_parts, previous_parts)
         chart = await self._db.read(lambda c: _chart(c, guild_id, periods, config.timezone))
@@ -424,9 +435,13 @@ class DigestService:
             timezone=tz,
         )
 
-    async def _collect(self, guild_id: int, period: Period) -> list[DigestSection]:
+    async def _collect(
+        self, guild_id: int, period: Period, *, headline: bool = False
+    ) -> list[DigestSection]:
         out: list[DigestSection] = []
         for name, provider in list(self._sections.items()):
+            if headline:
+                provider = self._headlines.get(name, provider)
             try:
                 result = await provider(guild_id, period)
             except Exception:
@@ -463,7 +478,27 @@ class DigestService:
             }
 
         data = await self._db.read(read)
-        return ideas_sections(data, target)
+        # Medians and rates over a year of ideas: CPU work kept off the event loop.
+        return await asyncio.to_thread(ideas_sections, data, target)
+
+    async def _ideas_headline(self, guild_id: int, period: Period) -> DigestSection:
+        """The previous period's numbers the headline compares with (three counts)."""
+        start, end = to_iso(period.start), to_iso(period.end)
+
+        def read(conn: Tx) -> DigestSection:
+            new = repo.new_ideas(conn, guild_id, start, end)
+            return DigestSection(
+                "ideas.top",
+                "",
+                (),
+                metrics={
+                    "New ideas": sum(n for s, n in new.items() if s != "hidden"),
+                    "Votes": repo.new_votes(conn, guild_id, start, end),
+                },
+                participants=frozenset(repo.participants(conn, guild_id, start, end)),
+            )
+
+        return await self._db.read(read)
 
     async def _points_section(self, guild_id: int, period: Period) -> DigestSection | None:
         start, end = to_iso(period.start), to_iso(period.end)
@@ -486,6 +521,10 @@ class DigestService:
 
 
 # -- pure helpers over what the reads return ------------------------------------------------
+async def _no_section(guild_id: int, period: Period) -> None:
+    return None
+
+
 def _idea_row(row: Any, gained: int = 0) -> IdeaRow:
     return IdeaRow(int(row[0]), str(row[1]), int(row[2]), str(row[3]), int(row[4]), gained=gained)
 
