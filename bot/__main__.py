@@ -66,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     forget = sub.add_parser("forget", help="erase one member's data in one server")
     forget.add_argument("--guild", type=int, required=True)
     forget.add_argument("--user", type=int, required=True)
+    export = sub.add_parser("export", help="write one server's data as CSV or JSON files")
+    export.add_argument("--guild", type=int, required=True)
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("--out", required=True, metavar="DIR", help="folder for the files")
     purge = sub.add_parser("purge-guild", help="delete everything stored for a server")
     purge.add_argument("guild", type=int)
     demo = sub.add_parser("demo", help="run the bot against the built-in local Discord sandbox")
@@ -154,6 +158,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_backup(settings, Path(args.path)))
     if command == "forget":
         return asyncio.run(_forget(settings, args.guild, args.user))
+    if command == "export":
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        return asyncio.run(_export(settings, args.guild, args.format, Path(args.out)))
     if command == "purge-guild":
         return asyncio.run(_purge(settings, args.guild))
     if command == "demo":
@@ -257,6 +264,37 @@ async def _forget(settings: Settings, guild_id: int, user_id: int) -> int:
     finally:
         await services.close()
     print(json.dumps(report, indent=2))
+    return 0
+
+
+async def _export(settings: Settings, guild_id: int, fmt: str, out: Path) -> int:
+    """One file per export source in ``out``, with a progress bar over all their rows."""
+    from tqdm import tqdm
+
+    from bot.render.exports import write_export
+
+    services = await _with_services(settings)
+    try:
+        exports = services.exports
+        sizes = await exports.sizes(guild_id)
+        known = [n for n in sizes.values() if n is not None]
+        total = sum(known) if len(known) == len(sizes) else None
+        written: dict[str, int] = {}
+        with tqdm(total=total, unit=" rows", file=sys.stderr, desc="export") as bar:
+            for name in exports.names:
+                bar.set_postfix_str(name)
+                with (out / f"{name}.{fmt}").open("wb") as file:
+                    written[name] = await write_export(
+                        exports.rows(name, guild_id),
+                        file,
+                        fmt,
+                        columns=exports.source(name).columns,
+                        progress=bar.update,
+                    )
+    finally:
+        await services.close()
+    summary = ", ".join(f"{name}.{fmt} ({n:,} rows)" for name, n in written.items())
+    print(f"Exported guild {guild_id} to {out}: {summary}")
     return 0
 
 

@@ -13,9 +13,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.scheduling.digest_cron import next_fire
 from bot.scheduling.timers import TimerService
 from bot.services.audit import AuditService
 from bot.services.container import Services, backups_dir, migrate, utcnow
+from bot.services.digests import DigestService
+from bot.services.exports import ExportService
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.guilds import GuildService
 from bot.services.ideas import IdeaService
@@ -58,6 +61,11 @@ def create_services(settings: Settings, *, clock: Callable[[], datetime] | None 
     privacy.register("policy", policy.forget)
     timers.register(DATE_TIMER, policy.on_date)
     timers.register(POINTS_TIMER, policy.on_points)
+    # Digests: features contribute sections and exports (registered below).
+    digests = DigestService(
+        db, guild_settings, now, next_fire, innovators=lambda g: points.innovators(g, limit=5)
+    )
+    guild_settings.on_change.append(digests.settings_changed)
     return Services(
         settings=settings,
         db=db,
@@ -71,6 +79,8 @@ def create_services(settings: Settings, *, clock: Callable[[], datetime] | None 
         policy=policy,
         timers=timers,
         clock=now,
+        digests=digests,
+        exports=ExportService(db),
     )
 
 

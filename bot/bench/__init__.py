@@ -1,11 +1,11 @@
-"""``cocreate bench [ideas|points|polls|all] [--quick]``: run benchmark suites, print PASS/FAIL.
+"""``cocreate bench [SUITE|all] [--quick]``: run benchmark suites, print PASS/FAIL.
 
 A suite is a module of this package with ``async def run(quick: bool) -> list[result]``
-(:mod:`.ideas`, :mod:`.points`); what they share lives in :mod:`._common`. Results are
-read by duck typing (``name``, ``value``, ``unit``, ``target_text`` or ``target``,
-``passed``) so that a suite may keep its own result record; :class:`BenchResult` is the
-shape the suites here use. The exit code is 1 when any target FAILs, so CI can run
-``cocreate bench all --quick`` as a gate.
+(:mod:`.ideas`, :mod:`.points`, :mod:`.digests`); what they share lives in
+:mod:`._common`. Results are read by duck typing (``name``, ``value``, ``unit``,
+``target_text`` or ``target``, ``passed``) so that a suite may keep its own result record;
+:class:`BenchResult` is the shape the suites here use. The exit code is 1 when any target
+FAILs, so CI can run ``cocreate bench all --quick`` as a gate.
 
 Nothing is imported at module import beyond the standard library: a suite's heavy imports
 (discord.py, the bot) happen only when it runs.
@@ -29,6 +29,7 @@ SUITES: dict[str, str] = {
     "ideas": "bot.bench.ideas",
     "points": "bot.bench.points",
     "polls": "bot.bench.polls",
+    "digests": "bot.bench.digests",
 }
 
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from bot.client import CocreateBot
 
 #: Cocreate's commands that only moderators see by default (default_member_permissions).
-MODERATOR_COMMANDS = ("config", "setup")
+MODERATOR_COMMANDS = ("config", "setup", "digest", "export")
 
 
 @dataclass

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from bot.scheduling.timers import TimerService
 from bot.services.audit import AuditService
+from bot.services.digests import DigestService
+from bot.services.exports import ExportService
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.guilds import GuildService
 from bot.services.ideas import IdeaService
@@ -48,6 +50,8 @@ class Services:
     policy: PolicyService
     timers: TimerService
     polls: PollService
+    digests: DigestService
+    exports: ExportService
     clock: Callable[[], datetime] = field(default=utcnow)
 
     async def start(self) -> MigrationReport:

@@ -14,7 +14,7 @@ from bot.sandbox import InvalidInteraction
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
 MANAGE_GUILD = 1 << 5
-MODERATOR_ONLY = {"config", "setup"}
+MODERATOR_ONLY = {"config", "setup", "digest", "export"}
 
 
 async def test_moderator_groups_are_registered_with_manage_server_as_discord_stores_it(

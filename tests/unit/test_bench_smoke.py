@@ -165,3 +165,20 @@ async def test_the_polls_suite_reports_every_target(
     assert all(isinstance(v, bool) for v in verdicts.values())
     assert "quick mode" in capsys.readouterr().out
     assert "polls" in bench.SUITES
+
+
+async def test_the_digests_suite_reports_every_target(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.bench import digests as bench_digests
+
+    tiny = bench_digests.Sizes(ideas=300, votes_per_idea=2, ledger=1000, calls=2, charts=1)
+    monkeypatch.setattr(bench_digests, "QUICK", tiny)
+    results = await bench_digests.run(quick=True)
+    verdicts = {r.name: r.passed for r in results if r.passed is not None}
+    assert len(verdicts) == 3  # build ≤ 100 ms, service ÷ plain ≤ 2, loop stall ≤ 50 ms
+    assert all(isinstance(v, bool) for v in verdicts.values())
+    assert all(r.value >= 0 and math.isfinite(r.value) for r in results)
+    assert any(r.name.startswith("chart rendering") and r.passed is None for r in results)
+    assert await run_benchmarks("digests", quick=True) in (0, 1)
+    assert "[digests]" in capsys.readouterr().out

@@ -20,7 +20,7 @@ from cogs._common import MODERATOR_PERMISSIONS
 
 #: THE registry: top-level commands that are for moderators as a whole. A new one is added
 #: here on purpose (and to the README's commands table), never by accident.
-MODERATOR_ONLY = frozenset({"config", "setup"})
+MODERATOR_ONLY = frozenset({"config", "setup", "digest", "export"})
 #: Groups mixing member and moderator subcommands: shown to everyone, refused by the bot.
 MIXED = frozenset({"idea", "points"})
 MANAGE_GUILD = 1 << 5

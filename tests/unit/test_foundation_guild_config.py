@@ -55,6 +55,7 @@ def test_every_setting_is_declared_once_with_its_kind() -> None:
         "shipped_channel",
         "help_channels",
         "modlog_channel",
+        "digest_channel",
     }
     assert set(ROLE_KEYS) == {
         "moderator_roles",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.domain.setting import Setting
-from bot.domain.settings import core, ideas, points, policy, polls
+from bot.domain.settings import core, digests, ideas, points, policy, polls
 
 #: (feature, its settings) in the order /config and the defaults file list them.
 FEATURES: tuple[tuple[str, tuple[Setting, ...]], ...] = (
@@ -19,6 +19,7 @@ FEATURES: tuple[tuple[str, tuple[Setting, ...]], ...] = (
     ("points", points.SETTINGS),
     ("polls", polls.SETTINGS),
     ("policy", policy.SETTINGS),
+    ("digests", digests.SETTINGS),
 )
 
 

@@ -1,0 +1,251 @@
+"""SQL for digests: the runs (one per scheduled period) and the period queries over ideas,
+votes, comments and the points ledger (the exports' reads are in :mod:`bot.storage.exports`).
+
+Every period query is a range over an index led by ``guild_id`` and a time column
+(migration 0008); ``tests/integration/test_digests.py`` checks the plans. Times are ISO
+text in UTC (``to_iso``), so ranges compare as text.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+_DECIDED = ("planned", "implemented", "declined")
+
+
+# -- runs ----------------------------------------------------------------------------------
+def insert_run(
+    conn: sqlite3.Connection,
+    guild_id: int,
+    kind: str,
+    period_start: str,
+    period_end: str,
+    status: str,
+    *,
+    late: bool,
+    channel_id: int | None,
+    actor_id: int | None,
+    created_at: str,
+) -> int | None:
+    """A new run; None when the scheduled period already has one (posted exactly once)."""
+    row = conn.execute(
+        "INSERT INTO digest_runs (guild_id, kind, period_start, period_end, status, late, "
+        "channel_id, actor_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING RETURNING id",
+        (
+            guild_id,
+            kind,
+            period_start,
+            period_end,
+            status,
+            int(late),
+            channel_id,
+            actor_id,
+            created_at,
+        ),
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def get_run(conn: sqlite3.Connection, run_id: int) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM digest_runs WHERE id = ?", (run_id,)
+    ).fetchone()
+    return row
+
+
+def list_runs(conn: sqlite3.Connection, guild_id: int, limit: int) -> list[sqlite3.Row]:
+    return conn.execute(
+        "SELECT * FROM digest_runs WHERE guild_id = ? ORDER BY id DESC LIMIT ?",
+        (guild_id, limit),
+    ).fetchall()
+
+
+def set_status(
+    conn: sqlite3.Connection,
+    run_id: int,
+    status: str,
+    *,
+    only_from: Sequence[str] = (),
+    actor_id: int | None = None,
+) -> bool:
+    """Move a run to ``status`` (only from one of ``only_from`` when given)."""
+    sql = "UPDATE digest_runs SET status = ?, actor_id = coalesce(?, actor_id) WHERE id = ?"
+    params: list[Any] = [status, actor_id, run_id]
+    if only_from:
+        sql += f" AND status IN ({', '.join('?' * len(only_from))})"
+        params.extend(only_from)
+    return conn.execute(sql, params).rowcount == 1
+
+
+def set_note(conn: sqlite3.Connection, run_id: int, note: str, actor_id: int) -> bool:
+    return (
+        conn.execute(
+            "UPDATE digest_runs SET note = ?, actor_id = ? WHERE id = ? "
+            "AND status IN ('draft', 'held')",
+            (note, actor_id, run_id),
+        ).rowcount
+        == 1
+    )
+
+
+def set_draft(conn: sqlite3.Connection, run_id: int, message_id: int) -> None:
+    conn.execute("UPDATE digest_runs SET draft_message_id = ? WHERE id = ?", (message_id, run_id))
+
+
+def set_published(
+    conn: sqlite3.Connection, run_id: int, channel_id: int, message_ids: Sequence[int], at: str
+) -> None:
+    conn.execute(
+        "UPDATE digest_runs SET status = 'published', channel_id = ?, message_ids = ?, "
+        "published_at = ? WHERE id = ?",
+        (channel_id, orjson.dumps(list(message_ids)).decode(), at, run_id),
+    )
+
+
+# -- the period's numbers --------------------------------------------------------------------
+def new_ideas(conn: sqlite3.Connection, guild_id: int, start: str, end: str) -> dict[str, int]:
+    """Ideas submitted in ``[start, end)`` by their current status."""
+    rows = conn.execute(
+        "SELECT status, count(*) FROM ideas WHERE guild_id = ? AND created_at >= ? "
+        "AND created_at < ? GROUP BY status",
+        (guild_id, start, end),
+    ).fetchall()
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+def new_votes(conn: sqlite3.Connection, guild_id: int, start: str, end: str) -> int:
+    return int(
+        conn.execute(
+            "SELECT count(*) FROM idea_votes WHERE guild_id = ? AND created_at >= ? "
+            "AND created_at < ?",
+            (guild_id, start, end),
+        ).fetchone()[0]
+    )
+
+
+def participants(conn: sqlite3.Connection, guild_id: int, start: str, end: str) -> set[int]:
+    """Members who submitted, voted or commented in an idea thread in ``[start, end)``."""
+    rows = conn.execute(
+        "SELECT author_id FROM ideas WHERE guild_id = ? AND created_at >= ? AND created_at < ? "
+        "UNION SELECT member_id FROM idea_votes WHERE guild_id = ? AND created_at >= ? "
+        "AND created_at < ? "
+        "UNION SELECT member_id FROM idea_comments WHERE guild_id = ? AND first_at >= ? "
+        "AND first_at < ?",
+        (guild_id, start, end) * 3,
+    ).fetchall()
+    return {int(r[0]) for r in rows if r[0]}
+
+
+def top_new_ideas(
+    conn: sqlite3.Connection, guild_id: int, start: str, end: str, limit: int
+) -> list[sqlite3.Row]:
+    return conn.execute(
+        "SELECT number, title, author_id, status, support, status_reason FROM ideas "
+        "WHERE guild_id = ? AND created_at >= ? AND created_at < ? "
+        "AND status NOT IN ('hidden', 'withdrawn', 'duplicate') "
+        "ORDER BY support DESC, number LIMIT ?",
+        (guild_id, start, end, limit),
+    ).fetchall()
+
+
+def vote_gains(
+    conn: sqlite3.Connection, guild_id: int, start: str, end: str, limit: int
+) -> list[sqlite3.Row]:
+    """Ideas older than the period by support votes gained in it, most first."""
+    return conn.execute(
+        "SELECT i.number, i.title, i.author_id, i.status, i.support, count(*) AS gained "
+        "FROM idea_votes v JOIN ideas i ON i.id = v.idea_id "
+        "WHERE v.guild_id = ? AND v.created_at >= ? AND v.created_at < ? AND v.value = 1 "
+        "AND i.created_at < ? AND i.status <> 'hidden' "
+        "GROUP BY v.idea_id ORDER BY gained DESC, i.number LIMIT ?",
+        (guild_id, start, end, start, limit),
+    ).fetchall()
+
+
+def decisions(conn: sqlite3.Connection, guild_id: int, start: str, end: str) -> list[sqlite3.Row]:
+    """Status changes to planned, implemented or declined in ``[start, end)``, in order."""
+    return conn.execute(
+        "SELECT e.new_status, e.reason, e.created_at, i.number, i.title, i.author_id, "
+        "i.support FROM idea_events e JOIN ideas i ON i.id = e.idea_id "
+        "WHERE e.guild_id = ? AND e.kind = 'status' AND e.created_at >= ? AND e.created_at < ? "
+        "AND e.new_status IN ('planned', 'implemented', 'declined') ORDER BY e.created_at, e.id",
+        (guild_id, start, end),
+    ).fetchall()
+
+
+def contributors_of(conn: sqlite3.Connection, numbers: Sequence[int], guild_id: int) -> dict:
+    """Credited contributors of ideas (by number): number → member ids."""
+    if not numbers:
+        return {}
+    rows = conn.execute(
+        "SELECT i.number, c.member_id FROM idea_contributors c JOIN ideas i ON i.id = c.idea_id "
+        f"WHERE i.guild_id = ? AND i.number IN ({', '.join('?' * len(numbers))}) ORDER BY c.rowid",
+        (guild_id, *numbers),
+    ).fetchall()
+    out: dict[int, list[int]] = {}
+    for number, member in rows:
+        out.setdefault(int(number), []).append(int(member))
+    return out
+
+
+def overdue(
+    conn: sqlite3.Connection, guild_id: int, before: str, limit: int
+) -> tuple[int, list[sqlite3.Row]]:
+    """Ideas still ``new`` with no first response, submitted before ``before``: how many,
+    and the oldest ``limit``."""
+    where = (
+        "FROM ideas WHERE guild_id = ? AND status = 'new' AND created_at < ? "
+        "AND first_response_at IS NULL"
+    )
+    total = int(conn.execute(f"SELECT count(*) {where}", (guild_id, before)).fetchone()[0])
+    rows = conn.execute(
+        f"SELECT number, title, author_id, status, support, created_at {where} "
+        "ORDER BY created_at LIMIT ?",
+        (guild_id, before, limit),
+    ).fetchall()
+    return total, rows
+
+
+def idea_times(
+    conn: sqlite3.Connection, guild_id: int, start: str, end: str
+) -> list[tuple[float | None, float | None, float]]:
+    """For ideas submitted in ``[start, end)``: seconds to first response, to decision
+    (None: not yet) and the idea's age at ``end``."""
+    rows = conn.execute(
+        "SELECT (julianday(first_response_at) - julianday(created_at)) * 86400.0, "
+        "(julianday(decided_at) - julianday(created_at)) * 86400.0, "
+        "(julianday(?) - julianday(created_at)) * 86400.0 "
+        "FROM ideas WHERE guild_id = ? AND created_at >= ? AND created_at < ? "
+        "AND status NOT IN ('hidden', 'withdrawn')",
+        (end, guild_id, start, end),
+    ).fetchall()
+    return [(r[0], r[1], float(r[2])) for r in rows]
+
+
+def implemented_count(conn: sqlite3.Connection, guild_id: int, start: str, end: str) -> int:
+    return int(
+        conn.execute(
+            "SELECT count(DISTINCT idea_id) FROM idea_events WHERE guild_id = ? "
+            "AND kind = 'status' AND created_at >= ? AND created_at < ? "
+            "AND new_status = 'implemented'",
+            (guild_id, start, end),
+        ).fetchone()[0]
+    )
+
+
+def top_points(
+    conn: sqlite3.Connection, guild_id: int, start: str, end: str, limit: int
+) -> list[tuple[int, int]]:
+    """Members by points earned in ``[start, end)`` (the covering ledger window index)."""
+    rows = conn.execute(
+        "SELECT member_id, sum(delta) AS pts FROM points_ledger WHERE guild_id = ? "
+        "AND created_at >= ? AND created_at < ? AND member_id <> 0 "
+        "GROUP BY member_id HAVING pts > 0 ORDER BY pts DESC, member_id LIMIT ?",
+        (guild_id, start, end, limit),
+    ).fetchall()
+    return [(int(r[0]), int(r[1])) for r in rows]
