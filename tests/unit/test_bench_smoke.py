@@ -69,7 +69,7 @@ async def test_the_ideas_suite_reports_every_target(
     monkeypatch.setattr(bench_ideas, "QUICK", tiny)
     results = await bench_ideas.run(quick=True)
     verdicts = {r.name: r.passed for r in results if r.passed is not None}
-    assert len(verdicts) == 4  # (a), (b), (c) p95 and (c) loop lag
+    assert len(verdicts) == 5  # (a) two, (b), (c) p95 and (c) loop lag
     assert all(isinstance(v, bool) for v in verdicts.values())
     assert "quick mode" in capsys.readouterr().out
 
