@@ -25,6 +25,7 @@ from discord.ext import commands
 
 import cogs
 from bot import __version__
+from bot.pacing import ChannelPacer
 from bot.scheduling.scheduler import create_scheduler
 from bot.services.container import Services
 from bot.settings import Settings
@@ -102,6 +103,12 @@ class CocreateBot(commands.Bot):
         )
         self.settings = settings
         self.services = services
+        # Message sends and edits wait for a slot of their channel: no hidden-limit 429s.
+        self.pacer = ChannelPacer(
+            settings.discord.channel_message_limit, settings.discord.channel_message_window
+        )
+        if self.pacer.enabled:
+            self.http.request = self.pacer.wrap(self.http.request)  # type: ignore[method-assign,assignment]
         self.scheduler = create_scheduler()
         self.started_monotonic = time.monotonic()
         self.synced_commands = False

@@ -75,6 +75,9 @@ class DiscordSettings:
     message_content_intent: bool
     members_intent: bool
     guild_ready_timeout: float
+    # Issue 12: the bot paces its own sends per channel (bot/pacing.py).
+    channel_message_limit: int
+    channel_message_window: float
 
 
 @dataclass(frozen=True)
