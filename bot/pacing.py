@@ -78,8 +78,8 @@ class ChannelPacer:
             channel.changed.set()
 
     async def _acquire(self, channel: _Channel) -> None:
+        waited = channel.lock.locked()  # queued behind another sender of this channel
         async with channel.lock:
-            waited = False
             while True:
                 now = self._clock()
                 frees = channel.frees

@@ -230,9 +230,7 @@ def list_rows(
     return [tuple(r) for r in conn.execute(sql, [since_7d, *params])]
 
 
-def load_ideas(
-    conn: sqlite3.Connection, ids: Sequence[int], *, details: bool = True
-) -> list[Idea]:
+def load_ideas(conn: sqlite3.Connection, ids: Sequence[int], *, details: bool = True) -> list[Idea]:
     """The ideas of ``ids`` in that order (missing ones skipped); ``details`` as in
     :func:`get_by_id`."""
     if not ids:
