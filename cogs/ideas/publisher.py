@@ -323,12 +323,15 @@ class IdeaPublisher:
         channel: discord.abc.Messageable,
         since: datetime,
         matches: Callable[[discord.Message], bool],
+        *,
+        after_id: int | None = None,
     ) -> discord.Message | None:
-        """A recent message of this bot in ``channel`` since ``since`` that ``matches``."""
+        """A recent message of this bot in ``channel`` since ``since`` (or after message
+        ``after_id``, when what is looked for answers that message) that ``matches``."""
         me = self.bot.user
         if me is None:
             return None
-        after = discord.Object(time_snowflake(since - timedelta(seconds=5)))
+        after = discord.Object(after_id or time_snowflake(since - timedelta(seconds=5)))
         try:
             async for message in channel.history(limit=LOOK_BACK, after=after):
                 if message.author.id == me.id and matches(message):
@@ -355,6 +358,9 @@ class IdeaPublisher:
                 (m.reference is not None and m.reference.message_id == source_id)
                 or (m.content.startswith(ACK_PREFIX) and marker in m.content)
             ),
+            # An acknowledgement follows its source: read from there, not from a moment a
+            # burst of other messages may have filled.
+            after_id=source_id,
         ):
             return
         await self.acks.acknowledge(channel, idea, similar)
