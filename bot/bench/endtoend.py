@@ -93,9 +93,13 @@ async def measure_capture_cpu(
     sandbox = await Proc.start("sandbox")
     try:
         urls = await sandbox.read()
-        per_run = ideas * 2 * (runs + 1)
-        (guild,) = await sandbox.ask("populate", guilds=1, members=per_run + 5, authors=per_run)
-        authors: list[int] = guild["authors"]
+        # A guild each: Cocreate would otherwise catch up (capture) at its next start what
+        # the minimal bot's members posted in its watched channel while it was away.
+        per_run = ideas * (runs + 1)
+        guilds = await sandbox.ask("populate", guilds=2, members=per_run + 5, authors=per_run)
+        home = {"cocreate": guilds[0], "minimal": guilds[1]}
+        guild = home["cocreate"]
+        authors = {name: list(g["authors"]) for name, g in home.items()}
         with _common.workdir(workdir) as folder:
             settings = _common.bench_settings(folder / "capture.db").replace_section(
                 "discord",
@@ -118,7 +122,8 @@ async def measure_capture_cpu(
                     if name == "cocreate":
                         bot: Any = create_bot(settings)
                     else:
-                        bot = _minimal_bot(guild["general"], guild["ideas"], **common)
+                        mine = home["minimal"]
+                        bot = _minimal_bot(mine["general"], mine["ideas"], **common)
                     task = asyncio.create_task(bot.start(urls["token"]), name=f"bench-{name}")
                     try:
                         await asyncio.wait_for(bot.wait_until_ready(), 60)
@@ -129,15 +134,15 @@ async def measure_capture_cpu(
                                     "watched_channels": [guild["general"]],
                                     "ideas_channel": guild["ideas"],
                                 },
-                                authors[0],
+                                authors["cocreate"][-1],
                             )
                             configured = True
                         await asyncio.sleep(0.5)  # catch-up and start-up work settle
-                        batch = [authors.pop() for _ in range(ideas)]
+                        batch = [authors[name].pop(0) for _ in range(ideas)]
                         titles = [text.title() for _ in batch]
                         started = time.process_time()
                         await sandbox.ask(
-                            "ideas", channel=guild["general"], authors=batch, titles=titles
+                            "ideas", channel=home[name]["general"], authors=batch, titles=titles
                         )
                         cpu = time.process_time() - started
                         if run:
