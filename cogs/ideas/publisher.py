@@ -52,8 +52,10 @@ CARD_EDIT_RETRIES = 5  # a failing card edit is retried with backoff, then left 
 # Messages a retried publication reads to find what a crashed attempt posted: one page of
 # history, enough for a burst of members' messages and the acknowledgements among them.
 LOOK_BACK = 100
-ACK_MAX_IDEAS = 10  # ideas one acknowledgement lists (2,000 characters, 5 button rows)
-ACK_MAX_ROWS = 5
+ACK_MAX_IDEAS = 10  # ideas one acknowledgement lists
+ACK_MAX_ROWS = 5  # Discord: 5 rows of buttons (one per idea with similar ones)
+ACK_MAX_CHARS = 1900  # Discord: 2,000 characters a message; the header takes the rest
+ACK_HEADER = "💡 Captured as ideas — vote and discuss:"
 
 
 @dataclass(eq=False)
@@ -138,19 +140,38 @@ class SourceAcks:
 
 
 def _take_batch(pending: list[_Ack]) -> list[_Ack]:
-    """The next acknowledgement's ideas, oldest first, within one message's limits."""
+    """The next acknowledgement's ideas, oldest first, within one message's limits (at
+    least one, whatever its size: alone, it becomes a reply of its own)."""
     batch: list[_Ack] = []
-    rows = 0
+    rows = chars = 0
     for ack in list(pending):
-        if len(batch) == ACK_MAX_IDEAS:
-            break
         needs = 1 if ack.similar else 0
-        if rows + needs > ACK_MAX_ROWS:
+        size = len(_ack_line(ack)) + 1
+        if batch and (
+            len(batch) == ACK_MAX_IDEAS
+            or rows + needs > ACK_MAX_ROWS
+            or chars + size > ACK_MAX_CHARS
+        ):
             break
         rows += needs
+        chars += size
         batch.append(ack)
         pending.remove(ack)
     return batch
+
+
+def _ack_line(ack: _Ack) -> str:
+    """One idea's line in an acknowledgement listing several: the author is shown (the
+    bot's messages ping no one), the similar ideas named (their buttons are below)."""
+    idea = ack.idea
+    line = f"{_ack_marker(idea.number)} {render.clip(idea.title, 80)}"
+    if idea.card_url:
+        line += f" · {idea.card_url}"
+    if idea.author_id:
+        line += f" (<@{idea.author_id}>)"
+    if ack.similar:
+        line += " — looks like " + ", ".join(f"#{s.number}" for s in ack.similar)
+    return line
 
 
 class IdeaPublisher:
@@ -372,21 +393,11 @@ class IdeaPublisher:
         if len(acks) == 1:
             await self._reply_one(channel, acks[0].idea, acks[0].similar)
             return
-        lines = [f"{ACK_PREFIX} ideas — vote and discuss:"]
+        lines = [ACK_HEADER, *(_ack_line(ack) for ack in acks)]
         view = discord.ui.View(timeout=None)
         for row, ack in enumerate(a for a in acks if a.similar):
             for candidate in ack.similar[:3]:
                 view.add_item(KeepOrSupport(ack.idea.number, candidate.number, row=row))
-        for ack in acks:
-            idea = ack.idea
-            line = f"{_ack_marker(idea.number)} {render.clip(idea.title, 80)}"
-            if idea.card_url:
-                line += f" · {idea.card_url}"
-            if idea.author_id:
-                line += f" (<@{idea.author_id}>)"
-            if ack.similar:
-                line += " — looks like " + ", ".join(f"#{s.number}" for s in ack.similar)
-            lines.append(line)
         try:
             await channel.send(
                 "\n".join(lines), view=view if view.children else discord.utils.MISSING
