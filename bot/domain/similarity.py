@@ -496,7 +496,7 @@ class SimilarityIndex:
         # scorer, which costs most of a lookup. Lossless: the same ideas come out.
         keep = self.title_weight
         hopeless = cutoff - 1e-9
-        for idea_id in list(choices):
+        for idea_id in breathe.over(list(choices), 128):
             cosine = min(1.0, candidates[idea_id] / (query_norm * norms[idea_id]))
             coverage = title_found[idea_id] / title_total if title_total > 0 else 1.0
             if 100.0 * cosine ** (1.0 / 3.0) * (1.0 - keep + keep * coverage) < hopeless:
