@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from bot import __version__
 from bot.errors import ConfigError
+from bot.runtime import run_async
 from bot.settings import Settings, load_settings, load_token
 
 if TYPE_CHECKING:
@@ -151,7 +152,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         configure_logging(settings.logging, secrets=(token.reveal(),))
         if command == "sync":
             settings = settings.replace_section("bot", sync_commands="manual")
-        return asyncio.run(_run_bot(settings.with_token(token), sync_only=command == "sync"))
+        return run_async(_run_bot(settings.with_token(token), sync_only=command == "sync"))
     if command == "migrate":
         return asyncio.run(_migrate(settings))
     if command == "backup":
@@ -166,11 +167,11 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if command == "demo":
         from bot.demo.scenes import run_demo
 
-        return asyncio.run(run_demo(settings, serve=args.serve, port=args.port))
+        return run_async(run_demo(settings, serve=args.serve, port=args.port))
     if command == "bench":
         from bot.bench import run_benchmarks
 
-        return asyncio.run(run_benchmarks(args.suite, quick=args.quick))
+        return run_async(run_benchmarks(args.suite, quick=args.quick))
     raise AssertionError(command)
 
 

@@ -26,6 +26,7 @@ from discord.ext import commands
 
 import cogs
 from bot import __version__
+from bot.pacing import ChannelPacer
 from bot.scheduling.scheduler import create_scheduler
 from bot.services.container import Services
 from bot.settings import Settings
@@ -106,6 +107,12 @@ class CocreateBot(commands.Bot):
         )
         self.settings = settings
         self.services = services
+        # Message sends and edits wait for a slot of their channel: no hidden-limit 429s.
+        self.pacer = ChannelPacer(
+            settings.discord.channel_message_limit, settings.discord.channel_message_window
+        )
+        if self.pacer.enabled:
+            self.http.request = self.pacer.wrap(self.http.request)  # type: ignore[method-assign,assignment]
         self.scheduler = create_scheduler()
         self.started_monotonic = time.monotonic()
         self.synced_commands = False
@@ -155,7 +162,7 @@ class CocreateBot(commands.Bot):
 
     # -- messages --------------------------------------------------------------------
     def add_message_route(self, route: MessageRoute) -> None:
-        """Let a feature see every message through :meth:`on_message` (see there)."""
+        """Let a feature see every message through :meth:`_on_message` (see there)."""
         if route not in self._message_routes:
             self._message_routes.append(route)
 
@@ -163,16 +170,38 @@ class CocreateBot(commands.Bot):
         with contextlib.suppress(ValueError):
             self._message_routes.remove(route)
 
-    async def on_message(self, message: discord.Message) -> None:
-        """The one ``on_message`` every feature shares.
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        """discord.py's dispatch, with a fast path for ``message`` (see :meth:`_on_message`)."""
+        if event_name == "message" and len(args) == 1 and not kwargs:
+            self._on_message(args[0])
+        else:
+            super().dispatch(event_name, *args, **kwargs)
 
-        discord.py schedules a task per listener per message, and most messages concern no
-        feature at all: a cog listener on a busy server would cost more than parsing the
-        message. So features register a synchronous *route* instead: it looks at the
-        message (no await, no database) and returns the coroutine to run only when there
-        is work; that work then gets its own task, as a listener would, with the same
-        error reporting and shutdown wait.
+    def _on_message(self, message: discord.Message) -> None:
+        """The one place every message goes, run synchronously inside discord.py's dispatch.
+
+        Most messages concern no feature at all, so an ordinary message must cost what
+        discord.py's parse costs and nothing more: no ``on_message`` task per message (a
+        ``commands.Bot`` schedules one to build a command context; Cocreate has no prefix
+        commands), no task per feature. Features register a synchronous *route* instead: it
+        looks at the message (no await, no database) and returns the coroutine to run only
+        when there is work; that coroutine then gets its own task, as a listener would,
+        with the same error reporting and shutdown wait.
+
+        What discord.py's own dispatch does for ``message`` still happens: ``wait_for``
+        futures are resolved and listeners added with ``add_listener`` or a cog's
+        ``Cog.listener()`` run in their tasks. This uses two discord.py attributes that are
+        not documented API, ``Client._listeners`` and ``BotBase.extra_events`` (discord.py
+        2.7, pinned in pyproject.toml); tests/e2e/test_discord_internals.py feeds a real
+        gateway payload through it, so an upgrade that changes them fails a test.
         """
+        waiting = self._listeners.get("message")
+        if waiting:
+            self._resolve_waiters("message", waiting, message)
+        extra = self.extra_events.get("on_message")
+        if extra:
+            for listener in extra:
+                self._schedule_event(listener, "on_message", message)
         for route in self._message_routes:
             try:
                 handler = route(message)
@@ -181,7 +210,32 @@ class CocreateBot(commands.Bot):
                 continue
             if handler is not None:
                 self._schedule_event(handler, "on_message", message)
-        await self.process_commands(message)
+
+    def _resolve_waiters(
+        self, event: str, waiting: list[tuple[asyncio.Future[Any], Any]], arg: Any
+    ) -> None:
+        """Complete the ``wait_for(event)`` futures whose check accepts ``arg``, as
+        ``discord.Client.dispatch`` does for a one-argument event."""
+        finished = []
+        for entry in list(waiting):  # a check may add waiters: never iterate the list itself
+            future, condition = entry
+            if future.cancelled():
+                finished.append(entry)
+                continue
+            try:
+                accepted = condition(arg)
+            except Exception as exc:
+                future.set_exception(exc)
+                finished.append(entry)
+                continue
+            if accepted:
+                future.set_result(arg)
+                finished.append(entry)
+        if len(finished) == len(waiting):
+            self._listeners.pop(event, None)
+        else:
+            for entry in finished:
+                waiting.remove(entry)
 
     async def on_ready(self) -> None:
         log.info("Connected as %s to %d guild(s)", self.user, len(self.guilds))

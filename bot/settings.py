@@ -78,6 +78,9 @@ class DiscordSettings:
     members_intent: bool
     guild_ready_timeout: float
     card_edit_interval: float
+    # Issue 12: the bot paces its own sends per channel (bot/pacing.py).
+    channel_message_limit: int
+    channel_message_window: float
 
 
 @dataclass(frozen=True)
@@ -331,6 +334,12 @@ RANGES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
     ("discord", "guild_ready_timeout"): (lambda v: 0 <= v < math.inf, "0 seconds or more"),
     # 0 would edit a card on every vote: a burst of votes meets Discord's rate limits.
     ("discord", "card_edit_interval"): (lambda v: 0 < v <= 60, "more than 0, at most 60 seconds"),
+    # 0 turns the bot's own pacing off (Discord's 429s then pace it).
+    ("discord", "channel_message_limit"): (lambda v: 0 <= v <= 1000, "0 to 1000"),
+    ("discord", "channel_message_window"): (
+        lambda v: 0 < v <= 3600,
+        "more than 0, at most 3600 seconds",
+    ),
     # SQLite takes a C int; 0 fails at once on a lock.
     ("database", "busy_timeout_ms"): (
         lambda v: 0 <= v <= _C_INT_MAX,

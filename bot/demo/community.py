@@ -113,7 +113,9 @@ def seed_community(driver: Driver, name: str = "Makers of Loom") -> Community:
 
 
 def sandbox_settings(base: Settings, driver: Driver, db_path: Path) -> Settings:
-    """``base`` pointed at the sandbox, with a private database and fast guild readiness."""
+    """``base`` pointed at the sandbox, with a private database and fast guild readiness;
+    the bot paces its sends under the sandbox's per-channel limit, as under Discord's."""
+    limits = driver.sandbox.limiter.config
     settings = base.replace_section(
         "discord",
         api_base=driver.sandbox.api_base,
@@ -122,6 +124,8 @@ def sandbox_settings(base: Settings, driver: Driver, db_path: Path) -> Settings:
         # The sandbox's own rate limits are what tests meet; a tenth of a second still
         # gathers a burst of votes into one edit.
         card_edit_interval=0.1,
+        channel_message_limit=limits.messages.limit if limits.enabled else 0,
+        channel_message_window=limits.messages.per,
     )
     settings = settings.replace_section("database", path=str(db_path), backup_before_migrate=False)
     return dataclasses.replace(settings.replace_section("bot", sync_commands="auto"))

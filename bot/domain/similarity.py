@@ -491,6 +491,16 @@ class SimilarityIndex:
         title_total = sum(w for w, _ in title_terms)
         # The final score never exceeds 100 * (ratio / 100) ** (2/3): skip hopeless ratios.
         ratio_cutoff = 100.0 * (min(max(0.0, cutoff), 100.0) / 100.0) ** 1.5
+        # Nor does it exceed what a perfect ratio would give with the candidate's cosine and
+        # title coverage: candidates below the cutoff even then are not worth the fuzzy
+        # scorer, which costs most of a lookup. Lossless: the same ideas come out.
+        keep = self.title_weight
+        hopeless = cutoff - 1e-9
+        for idea_id in breathe.over(list(choices), 128):
+            cosine = min(1.0, candidates[idea_id] / (query_norm * norms[idea_id]))
+            coverage = title_found[idea_id] / title_total if title_total > 0 else 1.0
+            if 100.0 * cosine ** (1.0 / 3.0) * (1.0 - keep + keep * coverage) < hopeless:
+                del choices[idea_id]
         scored: list[tuple[float, float, int]] = []
         for _, ratio, idea_id in _fuzzy_scores(query, choices, ratio_cutoff, breathe):
             cosine = min(1.0, candidates[idea_id] / (query_norm * norms[idea_id]))

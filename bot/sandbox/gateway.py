@@ -3,8 +3,12 @@
 HELLO → IDENTIFY → READY + one GUILD_CREATE per guild; heartbeats and ACKs; sequence
 numbers; sessions that buffer every dispatch so a RESUME replays exactly what the client
 missed; RECONNECT (op 7); INVALID_SESSION (op 9); ``zlib-stream`` compression (one
-compressor per connection, every payload ending in a Z_SYNC_FLUSH); intents, including
-the MESSAGE_CONTENT redaction of guild messages.
+compressor per connection, every payload ending in a Z_SYNC_FLUSH) and ``zstd-stream`` (one
+zstd stream per connection, every payload ending a block; needs ``zstandard``, which
+discord.py[speed] installs — without it such a client gets plain text frames); intents,
+including the MESSAGE_CONTENT redaction of guild messages; ``large_threshold``: a guild with
+more members than the client's threshold arrives ``large`` with only the bot's own member,
+as on Discord (the rest by request).
 """
 
 from __future__ import annotations
@@ -31,13 +35,47 @@ REQUEST_MEMBERS, INVALID_SESSION, HELLO, HEARTBEAT_ACK = 8, 9, 10, 11
 REPLAY_BUFFER = 5000
 
 
+class _Zstd:
+    """A zstd stream compressor whose every call ends a block the client can decode."""
+
+    def __init__(self) -> None:
+        import zstandard
+
+        self._obj = zstandard.ZstdCompressor().compressobj()
+        self._flush = zstandard.COMPRESSOBJ_FLUSH_BLOCK
+
+    def compress(self, data: bytes) -> bytes:
+        return self._obj.compress(data) + self._obj.flush(self._flush)
+
+
+class _Zlib:
+    def __init__(self) -> None:
+        self._obj = zlib.compressobj()
+
+    def compress(self, data: bytes) -> bytes:
+        return self._obj.compress(data) + self._obj.flush(zlib.Z_SYNC_FLUSH)
+
+
+def _compressor(kind: str | None) -> _Zstd | _Zlib | None:
+    if kind == "zlib-stream":
+        return _Zlib()
+    if kind == "zstd-stream":
+        try:
+            return _Zstd()
+        except ImportError:
+            return None  # plain text frames, which discord.py accepts
+    return None
+
+
 class Connection:
     """One websocket: an ordered outgoing queue drained by a writer task."""
 
-    def __init__(self, ws: web.WebSocketResponse, request: web.Request, compress: bool) -> None:
+    def __init__(
+        self, ws: web.WebSocketResponse, request: web.Request, compress: str | None
+    ) -> None:
         self.ws = ws
         self.transport = request.transport
-        self._compressor = zlib.compressobj() if compress else None
+        self._compressor = _compressor(compress)
         self._queue: asyncio.Queue[Json] = asyncio.Queue()
         self.session: Session | None = None
         self._writer = asyncio.create_task(self._write(), name="sandbox-gateway-writer")
@@ -51,10 +89,7 @@ class Connection:
             raw = json.dumps(payload, separators=(",", ":"))
             try:
                 if self._compressor is not None:
-                    data = self._compressor.compress(raw.encode()) + self._compressor.flush(
-                        zlib.Z_SYNC_FLUSH
-                    )
-                    await self.ws.send_bytes(data)
+                    await self.ws.send_bytes(self._compressor.compress(raw.encode()))
                 else:
                     await self.ws.send_str(raw)
             except (ConnectionError, RuntimeError):
@@ -166,13 +201,13 @@ class Gateway:
     # -- the websocket --------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
-        """aiohttp handler for ``GET /gateway?v=10&encoding=json&compress=zlib-stream``."""
+        """aiohttp handler for ``GET /gateway?v=10&encoding=json&compress=zstd-stream``."""
         ws = web.WebSocketResponse(max_msg_size=0, autoping=True)
         await ws.prepare(request)
         await self.online.wait()
         compress = request.query.get("compress")
         self.compression.append(compress)
-        conn = Connection(ws, request, compress == "zlib-stream")
+        conn = Connection(ws, request, compress)
         self.connections.add(conn)
         conn.send({"op": HELLO, "d": {"heartbeat_interval": int(self.heartbeat_interval * 1000)}})
         try:
@@ -240,9 +275,14 @@ class Gateway:
             ready["shard"] = data["shard"]
         session.send("READY", ready)
         with_members = bool(intents & Intent.GUILD_MEMBERS)
+        # Discord's default is 50 and its range 50-250 (discord.py sends 250).
+        large = min(max(int(data.get("large_threshold") or 50), 50), 250)
         for guild_id in self._bot_guilds():
             guild = world.guilds[guild_id]
-            session.send("GUILD_CREATE", guild.to_json(world, full=True, with_members=with_members))
+            session.send(
+                "GUILD_CREATE",
+                guild.to_json(world, full=True, with_members=with_members, large_threshold=large),
+            )
         self.identifies += 1
         _log.debug("sandbox gateway: IDENTIFY -> session %s (intents %s)", session.id, intents)
         world.changed()

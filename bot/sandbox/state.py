@@ -360,7 +360,16 @@ class Guild:
                 return member
         raise KeyError(f"guild {self.name!r} has no member {name!r}")
 
-    def to_json(self, world: World, *, full: bool = False, with_members: bool = True) -> Json:
+    def to_json(
+        self,
+        world: World,
+        *,
+        full: bool = False,
+        with_members: bool = True,
+        large_threshold: int | None = None,
+    ) -> Json:
+        """The guild object; ``full``: as in GUILD_CREATE, where a guild with more members
+        than ``large_threshold`` is ``large`` and carries only the bot's own member."""
         data: Json = {
             "id": str(self.id),
             "name": self.name,
@@ -381,13 +390,15 @@ class Guild:
             "description": None,
         }
         if full:  # the GUILD_CREATE shape
-            members = list(self.members.values())
-            if not with_members:
-                members = [m for m in members if m.id == world.bot.id]
+            large = large_threshold is not None and len(self.members) > large_threshold
+            if with_members and not large:
+                members = list(self.members.values())
+            else:
+                members = [self.members[world.bot.id]]
             channels = [world.channels[c] for c in self.channel_ids]
             data.update(
                 member_count=len(self.members),
-                large=False,
+                large=large,
                 unavailable=False,
                 joined_at=self.members[world.bot.id].joined_at,
                 members=[m.to_json() for m in members],

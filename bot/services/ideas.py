@@ -277,7 +277,8 @@ class IdeaService:
             timer_id = timers_repo.upsert_timer(
                 conn, draft.guild_id, PUBLISH_CARD, key, due, payload
             )
-            idea = repo.get_by_id(conn, idea_id)
+            # Tags and contributors are the draft's: read back only when there are any.
+            idea = repo.get_by_id(conn, idea_id, details=bool(draft.tags or draft.contributors))
             assert idea is not None
             publication = Publication(timer_id, draft.guild_id, PUBLISH_CARD, key, due, payload)
             return Submission(idea, True, publication)
@@ -352,7 +353,9 @@ class IdeaService:
         )
         if not matches:
             return []
-        ideas = await self._db.read(lambda c: repo.load_ideas(c, [m.idea_id for m in matches]))
+        # Candidates show number, title, status and support: no tags or contributors.
+        ids = [m.idea_id for m in matches]
+        ideas = await self._db.read(lambda c: repo.load_ideas(c, ids, details=False))
         by_id = {i.id: i for i in ideas}
         out = []
         for match in matches:

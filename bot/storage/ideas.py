@@ -84,10 +84,12 @@ def _idea(
 
 
 # -- reads -------------------------------------------------------------------------------
-def _one(conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> Idea | None:
+def _one(
+    conn: sqlite3.Connection, where: str, params: tuple[Any, ...], *, details: bool = True
+) -> Idea | None:
     """The idea matching ``where`` (a condition on unique columns), or None."""
     row = conn.execute(f"SELECT {_IDEA_COLUMNS} FROM ideas WHERE {where}", params).fetchone()
-    return None if row is None else _idea(conn, row)
+    return None if row is None else _idea(conn, row, details=details)
 
 
 def get_by_number(conn: sqlite3.Connection, guild_id: int, number: int) -> Idea | None:
@@ -96,8 +98,10 @@ def get_by_number(conn: sqlite3.Connection, guild_id: int, number: int) -> Idea 
     return _one(conn, "guild_id = ? AND number = ?", (guild_id, number))
 
 
-def get_by_id(conn: sqlite3.Connection, idea_id: int) -> Idea | None:
-    return _one(conn, "id = ?", (idea_id,))
+def get_by_id(conn: sqlite3.Connection, idea_id: int, *, details: bool = True) -> Idea | None:
+    """Idea ``idea_id``; without ``details`` its tags and contributors are left empty (two
+    queries fewer, for callers that know them or do not show them)."""
+    return _one(conn, "id = ?", (idea_id,), details=details)
 
 
 def get_by_source(conn: sqlite3.Connection, guild_id: int, message_id: int) -> Idea | None:
@@ -230,12 +234,14 @@ def list_rows(
     return [tuple(r) for r in conn.execute(sql, [since_7d, *params])]
 
 
-def load_ideas(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Idea]:
+def load_ideas(conn: sqlite3.Connection, ids: Sequence[int], *, details: bool = True) -> list[Idea]:
+    """The ideas of ``ids`` in that order (missing ones skipped); ``details`` as in
+    :func:`get_by_id`."""
     if not ids:
         return []
     marks = ",".join("?" * len(ids))
     rows = conn.execute(f"SELECT {_IDEA_COLUMNS} FROM ideas WHERE id IN ({marks})", list(ids))
-    by_id = {row["id"]: _idea(conn, row) for row in rows}
+    by_id = {row["id"]: _idea(conn, row, details=details) for row in rows}
     return [by_id[i] for i in ids if i in by_id]
 
 

@@ -145,7 +145,7 @@ class Ideas(commands.Cog):
 
     # ---------------------------------------------------------------- capture: messages
     def route_message(self, message: discord.Message) -> MessageHandler | None:
-        """Decide, without awaiting, what a message needs (see ``CocreateBot.on_message``).
+        """Decide, without awaiting, what a message needs (see ``CocreateBot._on_message``).
 
         Runs for every message the bot sees, so the common case (an untagged message, or
         one outside watched channels) does no I/O and allocates nothing beyond the channel

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,8 +39,138 @@ from cogs.ideas.ui import KeepOrSupport, card_view
 
 log = logging.getLogger(__name__)
 
+ACK_PREFIX = "💡 Captured as"
+
+
+def _ack_marker(number: int) -> str:
+    """How an acknowledgement names an idea; a retry looks for it."""
+    return f"**#{number}**"
+
+
 CARD_EDIT_RETRIES = 5  # a failing card edit is retried with backoff, then left to the next start
-LOOK_BACK = 50  # messages a retried publication reads to find what a crashed attempt posted
+# Messages a retried publication reads to find what a crashed attempt posted: one page of
+# history, enough for a burst of members' messages and the acknowledgements among them.
+LOOK_BACK = 100
+ACK_MAX_IDEAS = 10  # ideas one acknowledgement lists
+ACK_MAX_ROWS = 5  # Discord: 5 rows of buttons (one per idea with similar ones)
+ACK_MAX_CHARS = 1900  # Discord: 2,000 characters a message; the header takes the rest
+ACK_HEADER = "💡 Captured as ideas — vote and discuss:"
+
+
+@dataclass(eq=False)
+class _Ack:
+    idea: Idea
+    similar: list[SimilarCandidate]
+    sent: asyncio.Future[None]
+
+
+@dataclass(eq=False)
+class _AckChannel:
+    pending: list[_Ack] = field(default_factory=list)
+    last_sent: float = float("-inf")
+    worker: asyncio.Task[None] | None = None
+
+
+class SourceAcks:
+    """Acknowledgements of captured ideas in the channels they were posted in, coalesced.
+
+    A lone idea gets a reply to its message, as always. But a reply per idea would spend
+    the bot's message budget in the members' channel (Discord: 5 per 5 s) on bot chatter:
+    a burst of 50 ideas would be 50 bot replies over 45 s, and anything else the bot has
+    to say there would wait behind them. So a channel gets at most one acknowledgement per
+    ``gap`` seconds (the rate-limit window); ideas whose cards are posted meanwhile are
+    listed together in the next one. Each publication awaits the message that carries its
+    idea, and records itself done only then; a retry finds that message (see
+    :meth:`IdeaPublisher._reply_to_source`), so an acknowledgement appears once.
+    """
+
+    def __init__(
+        self,
+        send: Callable[[discord.TextChannel | discord.Thread, list[_Ack]], Awaitable[None]],
+        gap: float,
+    ) -> None:
+        self._send = send
+        self.gap = gap
+        self._channels: dict[int, _AckChannel] = {}
+
+    async def acknowledge(
+        self,
+        channel: discord.TextChannel | discord.Thread,
+        idea: Idea,
+        similar: list[SimilarCandidate],
+    ) -> None:
+        """Return once a message acknowledging ``idea`` is posted (raise if it failed)."""
+        state = self._channels.setdefault(channel.id, _AckChannel())
+        ack = _Ack(idea, similar, asyncio.get_running_loop().create_future())
+        state.pending.append(ack)
+        if state.worker is None or state.worker.done():
+            state.worker = asyncio.create_task(
+                self._drain(channel, state), name=f"cocreate:acks-{channel.id}"
+            )
+        await ack.sent
+
+    async def _drain(
+        self, channel: discord.TextChannel | discord.Thread, state: _AckChannel
+    ) -> None:
+        # One state per channel that had ideas: watched channels, a handful per server.
+        loop = asyncio.get_running_loop()
+        while state.pending:
+            wait = state.last_sent + self.gap - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)  # meanwhile, more ideas join the next message
+            batch = _take_batch(state.pending)
+            try:
+                await self._send(channel, batch)
+            except Exception as exc:
+                for ack in batch:
+                    if not ack.sent.done():
+                        ack.sent.set_exception(exc)
+            else:
+                for ack in batch:
+                    if not ack.sent.done():
+                        ack.sent.set_result(None)
+            state.last_sent = loop.time()
+
+    async def close(self) -> None:
+        for state in list(self._channels.values()):
+            if state.worker is not None and not state.worker.done():
+                with contextlib.suppress(Exception):
+                    await state.worker
+
+
+def _take_batch(pending: list[_Ack]) -> list[_Ack]:
+    """The next acknowledgement's ideas, oldest first, within one message's limits (at
+    least one, whatever its size: alone, it becomes a reply of its own)."""
+    batch: list[_Ack] = []
+    rows = chars = 0
+    for ack in list(pending):
+        needs = 1 if ack.similar else 0
+        size = len(_ack_line(ack)) + 1
+        if batch and (
+            len(batch) == ACK_MAX_IDEAS
+            or rows + needs > ACK_MAX_ROWS
+            or chars + size > ACK_MAX_CHARS
+        ):
+            break
+        rows += needs
+        chars += size
+        batch.append(ack)
+        pending.remove(ack)
+    return batch
+
+
+def _ack_line(ack: _Ack) -> str:
+    """One idea's line in an acknowledgement listing several: the author is shown (the
+    bot's messages ping no one), the similar ideas named (their buttons are below)."""
+    idea = ack.idea
+    line = f"{_ack_marker(idea.number)} {render.clip(idea.title, 80)}"
+    if idea.card_url:
+        line += f" · {idea.card_url}"
+    if idea.author_id:
+        line += f" (<@{idea.author_id}>)"
+    if ack.similar:
+        line += " — looks like " + ", ".join(f"#{s.number}" for s in ack.similar)
+    return line
 
 
 class IdeaPublisher:
@@ -57,9 +187,16 @@ class IdeaPublisher:
         self._posted: dict[int, Idea] = {}  # idea with its card, once posted
         self._publishing: set[int] = set()  # ideas whose card is being posted now
         self._changed: set[int] = set()  # ...that changed meanwhile: edit once recorded
+        discord_settings = bot.settings.discord
+        pacing = discord_settings.channel_message_limit > 0
+        self.acks = SourceAcks(
+            self._send_ack, discord_settings.channel_message_window if pacing else 0.0
+        )
 
     async def close(self) -> None:
-        """Let pending card edits finish (they are corrected at start if cut short)."""
+        """Let pending card edits and acknowledgements finish (both are completed at the
+        next start if cut short)."""
+        await self.acks.close()
         for task in list(self._refresh.values()):
             with contextlib.suppress(Exception):
                 await task
@@ -206,12 +343,15 @@ class IdeaPublisher:
         channel: discord.abc.Messageable,
         since: datetime,
         matches: Callable[[discord.Message], bool],
+        *,
+        after_id: int | None = None,
     ) -> discord.Message | None:
-        """A recent message of this bot in ``channel`` since ``since`` that ``matches``."""
+        """A recent message of this bot in ``channel`` since ``since`` (or after message
+        ``after_id``, when what is looked for answers that message) that ``matches``."""
         me = self.bot.user
         if me is None:
             return None
-        after = discord.Object(time_snowflake(since - timedelta(seconds=5)))
+        after = discord.Object(after_id or time_snowflake(since - timedelta(seconds=5)))
         try:
             async for message in channel.history(limit=LOOK_BACK, after=after):
                 if message.author.id == me.id and matches(message):
@@ -223,18 +363,57 @@ class IdeaPublisher:
     async def _reply_to_source(
         self, idea: Idea, similar: list[SimilarCandidate], *, look_first: bool
     ) -> None:
+        """Acknowledge the idea where it was posted: a reply to its message, or a line in
+        the channel's next acknowledgement during a burst (see :class:`SourceAcks`)."""
         channel = self._channel(idea.source_channel_id)
         if not isinstance(channel, discord.TextChannel | discord.Thread) or not (
             source_id := idea.source_message_id
         ):
             return
+        marker = _ack_marker(idea.number)
         if look_first and await self._find_own(
             channel,
             idea.created_at,
-            lambda m: m.reference is not None and m.reference.message_id == source_id,
+            lambda m: (
+                (m.reference is not None and m.reference.message_id == source_id)
+                or (m.content.startswith(ACK_PREFIX) and marker in m.content)
+            ),
+            # An acknowledgement follows its source: read from there, not from a moment a
+            # burst of other messages may have filled.
+            after_id=source_id,
         ):
             return
-        text = f"💡 Captured as idea **#{idea.number}**."
+        await self.acks.acknowledge(channel, idea, similar)
+
+    async def _send_ack(
+        self, channel: discord.TextChannel | discord.Thread, acks: list[_Ack]
+    ) -> None:
+        """Post one acknowledgement for ``acks`` (a reply when it is one idea)."""
+        if len(acks) == 1:
+            await self._reply_one(channel, acks[0].idea, acks[0].similar)
+            return
+        lines = [ACK_HEADER, *(_ack_line(ack) for ack in acks)]
+        view = discord.ui.View(timeout=None)
+        for row, ack in enumerate(a for a in acks if a.similar):
+            for candidate in ack.similar[:3]:
+                view.add_item(KeepOrSupport(ack.idea.number, candidate.number, row=row))
+        try:
+            await channel.send(
+                "\n".join(lines), view=view if view.children else discord.utils.MISSING
+            )
+        except discord.DiscordServerError:
+            raise  # retried
+        except discord.HTTPException:
+            for ack in acks:
+                await self._react_to_source(channel, ack.idea)
+
+    async def _reply_one(
+        self,
+        channel: discord.TextChannel | discord.Thread,
+        idea: Idea,
+        similar: list[SimilarCandidate],
+    ) -> None:
+        text = f"{ACK_PREFIX} idea {_ack_marker(idea.number)}."
         if idea.card_url:
             text += f" Vote and discuss: {idea.card_url}"
         view = None
@@ -247,14 +426,22 @@ class IdeaPublisher:
             view = discord.ui.View(timeout=None)
             for candidate in similar[:3]:
                 view.add_item(KeepOrSupport(idea.number, candidate.number))
-        message = channel.get_partial_message(source_id)
+        assert idea.source_message_id is not None
+        message = channel.get_partial_message(idea.source_message_id)
         try:
             await message.reply(text, view=view or discord.utils.MISSING, mention_author=False)
         except discord.DiscordServerError:
             raise  # retried
         except discord.HTTPException:
+            await self._react_to_source(channel, idea)
+
+    async def _react_to_source(
+        self, channel: discord.TextChannel | discord.Thread, idea: Idea
+    ) -> None:
+        """The acknowledgement when the bot may not post there: 💡 on the source."""
+        if idea.source_message_id:
             with contextlib.suppress(discord.HTTPException):
-                await message.add_reaction("💡")
+                await channel.get_partial_message(idea.source_message_id).add_reaction("💡")
 
     def _channel(self, channel_id: int | None) -> discord.abc.GuildChannel | discord.Thread | None:
         if not channel_id:

@@ -297,12 +297,15 @@ class KeepOrSupport(
     """For an idea captured from a message or forum post that resembles another one: its
     author may withdraw it and support the other instead."""
 
-    def __init__(self, mine: int, other: int) -> None:
+    def __init__(self, mine: int, other: int, *, row: int | None = None) -> None:
+        # In an acknowledgement listing several ideas (a row each) the label names both.
+        label = f"Support #{other} instead" if row is None else f"#{mine}: support #{other}"
         super().__init__(
             discord.ui.Button(
-                label=f"Support #{other} instead",
+                label=label,
                 style=discord.ButtonStyle.secondary,
                 custom_id=f"idea:dupe:{mine}:{other}",
+                row=row,
             )
         )
         self.mine, self.other = mine, other

@@ -225,7 +225,7 @@ async def test_invalid_session_identifies_again(env: Env) -> None:
     assert "Uptime" in embed_text(message)
 
 
-async def test_mod_log_burst_meets_429s_and_delivers_everything(env: Env) -> None:
+async def test_mod_log_burst_is_paced_without_429s_and_delivers_everything(env: Env) -> None:
     c = env.community
     before = len(env.driver.messages_in(c.modlog))
     limited = sum(1 for call in env.driver.sandbox.calls if call.status == 429)
@@ -254,5 +254,6 @@ async def test_mod_log_burst_meets_429s_and_delivers_everything(env: Env) -> Non
     texts = [embed_text(m) for m in env.driver.messages_in(c.modlog)[before:]]
     assert len(texts) == len(zones)
     assert {z for z in zones if any(z in t for t in texts)} == set(zones)
-    assert sum(1 for call in env.driver.sandbox.calls if call.status == 429) > limited
+    # The bot paces its sends under the hidden per-channel limit: it meets no 429 at all.
+    assert sum(1 for call in env.driver.sandbox.calls if call.status == 429) == limited
     await env.bot.services.guild_settings.reset(c.guild.id, "timezone", c.mod.id)

@@ -130,6 +130,67 @@ async def test_a_burst_from_many_members_stores_every_idea(env: Env) -> None:
     assert await idea_count(env) == before + 20
 
 
+async def test_a_burst_is_acknowledged_in_few_messages_each_idea_once(env: Env) -> None:
+    """Cards are paced under the hidden per-channel limit (no 429s), and the members'
+    channel gets a few acknowledgements listing the ideas, not a reply per idea; a retry
+    of a publication finds its idea in such a list and posts nothing more."""
+    c, d = env.community, env.driver
+    members = [await fresh_member(env, "Herd") for _ in range(15)]
+    calls_before = len(d.sandbox.calls)
+    bot_id = d.world.bot.id
+    general_before = {m.id for m in d.messages_in(c.general)}
+    sources = await asyncio.gather(
+        *(d.post(c.general, m, f"[idea] Herd idea {n} from {m.id}") for n, m in enumerate(members))
+    )
+    stored = []
+    for source in sources:
+        await d.world.wait_until(
+            lambda s=source: bool(_acknowledgements_of(env, s, general_before)),
+            30,
+            lambda: "acknowledgements of the herd",
+        )
+        await handlers_done(env)
+        found = await env.bot.services.ideas.by_source(c.guild.id, source.id)
+        assert found is not None and found.card_message_id is not None
+        stored.append(found)
+    for source in sources:
+        assert len(_acknowledgements_of(env, source, general_before)) == 1
+    acks = [
+        m for m in d.messages_in(c.general) if m.id not in general_before and m.author.id == bot_id
+    ]
+    assert len(acks) < len(sources)  # coalesced
+    listed = [m for m in acks if m.reference_id is None]
+    assert listed and all("Herd idea" in m.content and m.mention_ids == [] for m in listed)
+    # No 429 on a message route: the bot paced itself under the hidden limit.
+    refused = [
+        str(call)
+        for call in d.sandbox.calls[calls_before:]
+        if call.status == 429 and call.route.startswith("/channels/{channel_id}/messages")
+    ]
+    assert refused == []
+    # A retry (as after a crash) of an idea listed in a coalesced acknowledgement finds it.
+    in_list = next(i for i in stored if any(f"**#{i.number}**" in m.content for m in listed))
+    publisher = env.bot.get_cog("Ideas").publisher  # type: ignore[union-attr]
+    count = len(d.messages_in(c.general))
+    await publisher._reply_to_source(in_list, [], look_first=True)
+    assert len(d.messages_in(c.general)) == count
+
+
+def _acknowledgements_of(env: Env, source: Any, before: set[int]) -> list[Any]:
+    """The bot's messages in the source's channel that acknowledge it: a reply to it, or
+    a list naming its idea."""
+    d = env.driver
+    where = d.world.channels[source.channel_id]
+    found = []
+    for m in d.messages_in(where):
+        if m.id in before or m.author.id != d.world.bot.id:
+            continue
+        listed = m.reference_id is None and f"from {source.author.id}" in m.content
+        if m.reference_id == source.id or listed:
+            found.append(m)
+    return found
+
+
 async def test_vote_buttons_toggle_in_one_unit(env: Env) -> None:
     c, d = env.community, env.driver
     found = await publish(env, c.alice, "Toggle twice quickly")

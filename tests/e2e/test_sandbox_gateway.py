@@ -4,6 +4,7 @@ compression — each test with its own plain discord.py bot."""
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import AsyncIterator
 
 import discord
@@ -48,8 +49,12 @@ async def test_connect_ready_and_guild_cached(driver: Driver, world: World) -> N
     assert not staff.permissions_for(guild.get_member(world.alice.id)).view_channel  # type: ignore[arg-type]
     me = guild.me
     assert me.top_role.position > guild.get_role(world.helper.id).position  # type: ignore[union-attr]
-    # discord.py asked for zlib-stream and inflated every payload; its first heartbeat was ACKed.
-    assert driver.sandbox.gateway.compression == ["zlib-stream"]
+    # discord.py asked for zstd-stream (zstandard comes with discord.py[speed]; zlib-stream
+    # without it) and decoded every payload; its first heartbeat was ACKed.
+    assert driver.sandbox.gateway.compression == [
+        discord.utils._ActiveDecompressionContext.COMPRESSION_TYPE
+    ]
+    assert driver.sandbox.gateway.compression == ["zstd-stream"]
     assert math.isfinite(bot.latency)
 
 
@@ -74,6 +79,52 @@ async def test_message_content_intent_is_honoured(driver: Driver, world: World) 
     assert fetched.content == ""
     history = [m.content async for m in channel.history(limit=10)]
     assert history == ["from the bot", mention.content, ""]
+
+
+class _Inflate:
+    """discord.py's decompression protocol for zlib-stream (what it uses without zstandard):
+    bytes are buffered until a frame ends with the Z_SYNC_FLUSH marker."""
+
+    COMPRESSION_TYPE = "zlib-stream"
+
+    def __init__(self) -> None:
+        self.inflater = zlib.decompressobj()
+        self.buffer = bytearray()
+
+    def decompress(self, data: bytes, /) -> str | None:
+        self.buffer.extend(data)
+        if len(data) < 4 or data[-4:] != b"\x00\x00\xff\xff":
+            return None
+        text = self.inflater.decompress(self.buffer).decode()
+        self.buffer = bytearray()
+        return text
+
+
+async def test_zlib_stream_still_works(
+    driver: Driver, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A discord.py without zstandard asks for zlib-stream: the sandbox serves both."""
+    monkeypatch.setattr(discord.utils, "_ActiveDecompressionContext", _Inflate)
+    bot = SandboxBot(message_content=True)
+    await driver.start_bot(bot)
+    await driver.post(world.general, world.alice, "inflated")
+    await bot.until(lambda: len(bot.received) == 1)
+    assert bot.received[0].content == "inflated"
+    assert driver.sandbox.gateway.compression == ["zlib-stream"]
+
+
+async def test_a_large_guild_arrives_with_the_bot_only(driver: Driver, world: World) -> None:
+    """Above the client's large_threshold (discord.py: 250) GUILD_CREATE carries only the
+    bot's own member, as on Discord: members are not cached unless the bot asks."""
+    for n in range(260):
+        driver.add_member(world.guild, f"member{n}")
+    bot = SandboxBot(members=True)
+    bot._connection._chunk_guilds = False  # as Cocreate: chunk_guilds_at_startup=False
+    await driver.start_bot(bot)
+    guild = bot.get_guild(world.guild.id)
+    assert guild is not None and guild.large and guild.member_count > 260
+    assert [m.id for m in guild.members] == [driver.world.bot.id]
+    assert not guild.chunked
 
 
 async def test_members_intent_gates_member_events(driver: Driver, world: World) -> None:

@@ -11,8 +11,11 @@ import pytest
 from bot import bench
 from bot.bench import BenchResult, coerce, format_table, run_benchmarks
 from bot.bench import _common as bench_common
+from bot.bench import burst as bench_burst
+from bot.bench import endtoend as bench_endtoend
 from bot.bench import ideas as bench_ideas
 from bot.bench import points as bench_points
+from bot.sandbox import RateLimitRule, RateLimits
 
 
 async def test_message_overhead_runs_through_the_gateway(tmp_path: Path) -> None:
@@ -37,6 +40,55 @@ async def test_similar_benchmark_measures_lookups_and_lag(tmp_path: Path) -> Non
     assert 0 < figures.indexed <= 150
     assert figures.p95_ms >= figures.p50_ms > 0
     assert figures.lag_ms >= 0 and figures.build_lag_ms >= 0 and figures.fts_p95_ms > 0
+
+
+async def test_capture_cpu_compares_cocreate_with_a_minimal_bot(tmp_path: Path) -> None:
+    figures = await bench_endtoend.measure_capture_cpu(ideas=3, runs=1, workdir=tmp_path)
+    assert figures.cocreate_ms > 0 and figures.minimal_ms > 0
+    assert math.isfinite(figures.ratio)
+
+
+async def test_burst_counts_cards_429s_votes_and_acknowledgements(tmp_path: Path) -> None:
+    fast = RateLimits(messages=RateLimitRule(2, 0.2, advertised=False))
+    figures = await bench_burst.measure_burst(
+        ideas=5, votes=2, spread_s=0.1, workdir=tmp_path, rate_limits=fast
+    )
+    assert figures.card_channel_sends >= 5 and figures.minimum_s > 0
+    assert figures.elapsed_s > 0 and math.isfinite(figures.ratio)
+    assert figures.votes == 2 and figures.worst_vote_s > 0
+    assert 1 <= figures.acknowledgements <= 5
+    assert figures.extra_429s >= 0
+
+
+def test_burst_arithmetic() -> None:
+    assert bench_burst.minimum_time(50, 5, 5.0) == 45.0
+    assert bench_burst.minimum_time(5, 5, 5.0) == 0.0
+    assert bench_burst.minimum_time(6, 5, 5.0) == 5.0
+
+    @dataclass
+    class Call:
+        method: str
+        route: str
+        path: str
+        status: int
+
+    route = "/channels/{channel_id}/messages"
+    calls = [Call("POST", route, "/api/v10/channels/1/messages", 429)] * 3 + [
+        Call("POST", route, "/api/v10/channels/2/messages", 429),
+        Call("POST", route, "/api/v10/channels/2/messages", 200),
+    ]
+    assert bench_burst.extra_429s(calls) == 2
+
+
+async def test_memory_figure_runs_bot_and_sandbox_in_their_own_processes(
+    tmp_path: Path,
+) -> None:
+    figures = await bench_endtoend.measure_memory(
+        guilds=3, members=300, messages=50, workdir=tmp_path
+    )
+    assert figures.ready_mb > 0 and figures.after_mb > 0 and figures.sandbox_mb > 0
+    assert figures.cached_members == 3  # unchunked: the bot's own member in each guild
+    assert figures.worst_mb == max(figures.ready_mb, figures.after_mb)
 
 
 def test_generated_text_is_seeded_and_varied() -> None:
@@ -65,11 +117,18 @@ async def test_the_ideas_suite_reports_every_target(
         similar_ideas=100,
         lookups=4,
         runs=1,
+        capture_ideas=2,
+        burst_ideas=4,
+        burst_window=0.2,
+        memory_guilds=2,
+        memory_members=60,
+        memory_messages=20,
     )
     monkeypatch.setattr(bench_ideas, "QUICK", tiny)
     results = await bench_ideas.run(quick=True)
     verdicts = {r.name: r.passed for r in results if r.passed is not None}
-    assert len(verdicts) == 4  # (a), (b), (c) p95 and (c) loop lag
+    # (a) two, (b), (c) p95 and loop lag, (d), (e) three, (f)
+    assert len(verdicts) == 10
     assert all(isinstance(v, bool) for v in verdicts.values())
     assert "quick mode" in capsys.readouterr().out
 

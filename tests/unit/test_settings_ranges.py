@@ -26,6 +26,11 @@ CASES: dict[tuple[str, str], tuple[list[str], list[str]]] = {
     ("discord", "max_messages"): (["-1"], ["0", "1", "100000"]),
     ("discord", "guild_ready_timeout"): (["-0.1", "inf", "nan"], ["0", "0.1", "60"]),
     ("discord", "card_edit_interval"): (["0", "-1", "60.5", "inf", "nan"], ["0.05", "1", "60"]),
+    ("discord", "channel_message_limit"): (["-1", "1001"], ["0", "5", "1000"]),
+    ("discord", "channel_message_window"): (
+        ["0", "-5", "3601", "inf", "nan"],
+        ["0.1", "5", "3600"],
+    ),
     ("database", "busy_timeout_ms"): (["-1", "2147483648"], ["0", "1", "2147483647"]),
     ("database", "batch_max_rows"): (["0", "-3"], ["1", "500", "100000"]),
     ("database", "batch_max_delay_ms"): (["-0.5", "1000.5", "inf", "nan"], ["0", "2.5", "1000"]),
