@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import itertools
 import random
 import shutil
-import sqlite3
 import statistics
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -49,6 +49,8 @@ import orjson
 from bot.bench import _common
 from bot.bench._common import RUNS, BenchResult, bench_settings, percentile
 from bot.domain import events
+from bot.storage import Tx
+from bot.storage import bench as raw_sql
 
 if TYPE_CHECKING:
     import discord
@@ -304,7 +306,7 @@ async def _open_services(settings: Settings) -> Services:
 
 
 def _seed_ideas(
-    conn: sqlite3.Connection,
+    conn: Tx,
     text: IdeaText,
     count: int,
     *,
@@ -340,36 +342,18 @@ def _seed_ideas(
                 created,
             )
         )
-    conn.execute("BEGIN")
-    try:
-        conn.executemany(
-            "INSERT INTO ideas (id, guild_id, number, title, body, author_id, status, source, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'message', ?, ?)",
-            ideas,
-        )
-        conn.executemany(
-            "INSERT INTO idea_events (guild_id, idea_id, kind, actor_id, old_status, "
-            "new_status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            idea_events,
-        )
-        conn.executemany(
-            "INSERT INTO idea_followers (idea_id, member_id, guild_id) VALUES (?, ?, ?)",
-            [(row[0], row[5], GUILD_ID) for row in ideas],
-        )
-        conn.executemany(
-            "INSERT INTO outbox (guild_id, kind, subject_id, actor_id, payload, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            outbox,
-        )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    raw_sql.write_on(
+        conn,
+        ("ideas", ideas),
+        ("idea_events", idea_events),
+        ("idea_followers", [(row[0], row[5], GUILD_ID) for row in ideas]),
+        ("outbox", outbox),
+    )
 
 
-def _seed_votes(conn: sqlite3.Connection, rng: random.Random, ideas: int, votes: int) -> None:
+def _seed_votes(conn: Tx, rng: random.Random, ideas: int, votes: int) -> None:
     """``votes`` existing votes (mostly support), their followers and outbox events."""
-    authors = dict(conn.execute("SELECT id, author_id FROM ideas"))
+    authors = dict(raw_sql.query(conn, "idea_authors"))
     voters = max(1000, votes // 5)
     # Popular ideas get most votes, as in any idea box.
     idea_weights = list(itertools.accumulate(1.0 / (rank + 1) ** 0.7 for rank in range(ideas)))
@@ -392,34 +376,14 @@ def _seed_votes(conn: sqlite3.Connection, rng: random.Random, ideas: int, votes:
         outbox.append(
             (GUILD_ID, events.IDEA_VOTE_CAST, idea_id, member, orjson.dumps(payload).decode(), at)
         )
-    conn.execute("BEGIN")
-    try:
-        conn.executemany(
-            "INSERT INTO idea_votes (idea_id, member_id, guild_id, value, created_at, "
-            "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-            vote_rows,
-        )
-        conn.executemany(
-            "INSERT OR IGNORE INTO idea_followers (idea_id, member_id, guild_id) VALUES (?, ?, ?)",
-            [(r[0], r[1], GUILD_ID) for r in vote_rows],
-        )
-        conn.executemany(
-            "INSERT INTO outbox (guild_id, kind, subject_id, actor_id, payload, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            outbox,
-        )
-        conn.execute(
-            "UPDATE ideas SET "
-            "support = (SELECT count(*) FROM idea_votes v WHERE v.idea_id = ideas.id "
-            "AND v.value = 1), "
-            "oppose = (SELECT count(*) FROM idea_votes v WHERE v.idea_id = ideas.id "
-            "AND v.value = -1)"
-        )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    raw_sql.write_on(
+        conn,
+        ("idea_votes", vote_rows),
+        ("idea_followers_again", [(r[0], r[1], GUILD_ID) for r in vote_rows]),
+        ("outbox", outbox),
+        ("idea_counts_recount", [()]),
+    )
+    raw_sql.checkpoint(conn)
 
 
 # -- (a) message overhead -------------------------------------------------------------------------
@@ -724,22 +688,6 @@ class VoteFigures:
         return self.service_per_s / self.raw_per_s
 
 
-async def _raw_connection(path: Path, busy_timeout_ms: int) -> Any:
-    import aiosqlite
-
-    conn = await aiosqlite.connect(path, isolation_level=None)
-    # The writer's own configuration (bot.storage.database._configure).
-    for pragma in (
-        f"PRAGMA busy_timeout = {int(busy_timeout_ms)}",
-        "PRAGMA foreign_keys = ON",
-        "PRAGMA journal_mode = WAL",
-        "PRAGMA synchronous = NORMAL",
-        "PRAGMA temp_store = MEMORY",
-    ):
-        await conn.execute(pragma)
-    return conn
-
-
 async def measure_votes(
     *,
     ideas: int,
@@ -765,16 +713,15 @@ async def measure_votes(
         shutil.copyfile(service_path, raw_path)
 
         services = await _open_services(settings)
-        raw = await _raw_connection(raw_path, settings.database.busy_timeout_ms)
+        raw = await raw_sql.RawWriter(
+            raw_path, busy_timeout_ms=settings.database.busy_timeout_ms
+        ).open()
         batch = settings.database.batch_max_rows
         service_rates: list[float] = []
         raw_rates: list[float] = []
         batches: list[int] = []
         try:
-            targets = await services.db.fetchall(
-                "SELECT id, number, author_id FROM ideas WHERE status IN "
-                "('new', 'under_review', 'planned', 'in_progress') AND merged_into IS NULL"
-            )
+            targets = await services.db.read(lambda c: raw_sql.query(c, "open_ideas"))
             await services.guild_settings.get(GUILD_ID)  # as in a running bot: cached
             vote = services.ideas.vote
             for run in range(runs):
@@ -831,27 +778,12 @@ async def measure_votes(
                 gc.collect()
                 started = time.perf_counter()
                 for vote_rows, count_rows, follower_rows, outbox_rows in chunks:
-                    await raw.execute("BEGIN IMMEDIATE")
-                    await raw.executemany(
-                        "INSERT INTO idea_votes (idea_id, member_id, guild_id, value, "
-                        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                        vote_rows,
+                    await raw.write(
+                        ("idea_votes", vote_rows),
+                        ("idea_counts_add", count_rows),
+                        ("idea_followers_again", follower_rows),
+                        ("outbox", outbox_rows),
                     )
-                    await raw.executemany(
-                        "UPDATE ideas SET support = support + ?, oppose = oppose + ? WHERE id = ?",
-                        count_rows,
-                    )
-                    await raw.executemany(
-                        "INSERT OR IGNORE INTO idea_followers (idea_id, member_id, guild_id) "
-                        "VALUES (?, ?, ?)",
-                        follower_rows,
-                    )
-                    await raw.executemany(
-                        "INSERT INTO outbox (guild_id, kind, subject_id, actor_id, payload, "
-                        "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                        outbox_rows,
-                    )
-                    await raw.execute("COMMIT")
                 raw_rates.append(voters / (time.perf_counter() - started))
             await _check_counts(services)
         finally:
@@ -870,11 +802,7 @@ async def measure_votes(
 async def _check_counts(services: Services) -> None:
     """The service kept every idea's counts equal to its stored votes (a benchmark that
     got faster by breaking this would be worthless)."""
-    wrong = await services.db.fetchval(
-        "SELECT count(*) FROM ideas i WHERE support != (SELECT count(*) FROM idea_votes v "
-        "WHERE v.idea_id = i.id AND v.value = 1) OR oppose != (SELECT count(*) FROM "
-        "idea_votes v WHERE v.idea_id = i.id AND v.value = -1)"
-    )
+    ((wrong,),) = await services.db.read(lambda c: raw_sql.query(c, "ideas_miscounted"))
     if wrong:
         raise AssertionError(f"{wrong} idea(s) have counts that differ from their votes")
 
@@ -927,10 +855,8 @@ async def measure_similar(
             # each full pass, and those pauses would be charged to the lookups.
             existing = [
                 (row[0], row[1], row[2])
-                for row in await services.db.fetchall(
-                    "SELECT number, title, body FROM ideas WHERE status IN "
-                    "('new', 'under_review', 'planned', 'in_progress') AND id % ? = 0",
-                    (max(1, ideas // 2000),),
+                for row in await services.db.read(
+                    lambda c: raw_sql.query(c, "open_ideas_sample", (max(1, ideas // 2000),))
                 )
             ]
             gc.collect()
@@ -940,10 +866,7 @@ async def measure_similar(
                 await services.ideas.warm_up(GUILD_ID)
                 build_s = time.perf_counter() - started
             build_lag = probe.max_lag_ms
-            indexed = await services.db.fetchval(
-                "SELECT count(*) FROM ideas WHERE status NOT IN ('hidden', 'withdrawn', "
-                "'duplicate') AND merged_into IS NULL"
-            )
+            ((indexed,),) = await services.db.read(lambda c: raw_sql.query(c, "indexed_ideas"))
 
             p50s, p95s, lags, fts_p95s, found, idle = [], [], [], [], [], []
             for _ in range(runs):
@@ -980,9 +903,8 @@ async def measure_similar(
                 for title, body, _number in queries[:FTS_SAMPLE]:
                     match = _fts_query(title, body)
                     started = time.perf_counter()
-                    await services.db.fetchall(
-                        "SELECT rowid FROM ideas_fts WHERE ideas_fts MATCH ? ORDER BY rank LIMIT 5",
-                        (match,),
+                    await services.db.read(
+                        functools.partial(raw_sql.query, name="fts_match", params=(match,))
                     )
                     fts.append(time.perf_counter() - started)
                 fts_p95s.append(percentile(fts, 0.95) * 1000)

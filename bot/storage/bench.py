@@ -49,6 +49,35 @@ STATEMENTS: dict[str, str] = {
     "poll_ballots": (
         "INSERT INTO poll_ballots (poll_id, voter, guild_id, answer) VALUES (?, ?, ?, ?)"
     ),
+    "ideas": (
+        "INSERT INTO ideas (id, guild_id, number, title, body, author_id, status, source, "
+        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'message', ?, ?)"
+    ),
+    "idea_events": (
+        "INSERT INTO idea_events (guild_id, idea_id, kind, actor_id, old_status, "
+        "new_status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    ),
+    "idea_followers": "INSERT INTO idea_followers (idea_id, member_id, guild_id) VALUES (?, ?, ?)",
+    "idea_followers_again": (
+        "INSERT OR IGNORE INTO idea_followers (idea_id, member_id, guild_id) VALUES (?, ?, ?)"
+    ),
+    "idea_votes": (
+        "INSERT INTO idea_votes (idea_id, member_id, guild_id, value, created_at, "
+        "updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+    ),
+    "idea_counts_add": "UPDATE ideas SET support = support + ?, oppose = oppose + ? WHERE id = ?",
+    # Run once (one empty row): every idea's counts from its votes.
+    "idea_counts_recount": (
+        "UPDATE ideas SET "
+        "support = (SELECT count(*) FROM idea_votes v WHERE v.idea_id = ideas.id "
+        "AND v.value = 1), "
+        "oppose = (SELECT count(*) FROM idea_votes v WHERE v.idea_id = ideas.id "
+        "AND v.value = -1)"
+    ),
+    "outbox": (
+        "INSERT INTO outbox (guild_id, kind, subject_id, actor_id, payload, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)"
+    ),
 }
 
 #: The plain queries a benchmark divides by, by name.
@@ -58,6 +87,26 @@ QUERIES: dict[str, str] = {
         "ORDER BY all_time DESC LIMIT 10"
     ),
     "poll_ballots_between": "SELECT count(*) FROM poll_ballots WHERE poll_id BETWEEN ? AND ?",
+    "idea_authors": "SELECT id, author_id FROM ideas",
+    "open_ideas": (
+        "SELECT id, number, author_id FROM ideas WHERE status IN "
+        "('new', 'under_review', 'planned', 'in_progress') AND merged_into IS NULL"
+    ),
+    # Ideas whose counts differ from their stored votes (a check, not a figure).
+    "ideas_miscounted": (
+        "SELECT count(*) FROM ideas i WHERE support != (SELECT count(*) FROM idea_votes v "
+        "WHERE v.idea_id = i.id AND v.value = 1) OR oppose != (SELECT count(*) FROM "
+        "idea_votes v WHERE v.idea_id = i.id AND v.value = -1)"
+    ),
+    "open_ideas_sample": (
+        "SELECT number, title, body FROM ideas WHERE status IN "
+        "('new', 'under_review', 'planned', 'in_progress') AND id % ? = 0"
+    ),
+    "indexed_ideas": (
+        "SELECT count(*) FROM ideas WHERE status NOT IN ('hidden', 'withdrawn', "
+        "'duplicate') AND merged_into IS NULL"
+    ),
+    "fts_match": "SELECT rowid FROM ideas_fts WHERE ideas_fts MATCH ? ORDER BY rank LIMIT 5",
 }
 
 
@@ -75,6 +124,11 @@ def migrated(path: Path) -> None:
         apply_migrations(conn, load_migrations(), backup_dir=None, db_name=path.stem)
     finally:
         conn.close()
+
+
+def checkpoint(conn: Tx) -> None:
+    """Copy the write-ahead log into the file and empty it (after seeding)."""
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def write_on(conn: Tx, *writes: Write) -> None:
@@ -109,14 +163,24 @@ class RawWriter:
     """A plain aiosqlite connection: rows in explicit transactions with executemany, the
     baseline of the write benchmarks (``async with RawWriter(path) as raw``)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, busy_timeout_ms: int | None = None) -> None:
         self._path = path
+        self._busy_timeout_ms = busy_timeout_ms
         self._conn: aiosqlite.Connection | None = None
 
     async def open(self) -> Self:
+        """Connect; with ``busy_timeout_ms``, configured as the bot's writer is
+        (bot.storage.database), so only the way rows are written differs."""
         self._conn = await aiosqlite.connect(self._path, isolation_level=None)
-        await self._conn.execute("PRAGMA journal_mode = WAL")
-        await self._conn.execute("PRAGMA synchronous = NORMAL")
+        pragmas = ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL"]
+        if self._busy_timeout_ms is not None:
+            pragmas += [
+                f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}",
+                "PRAGMA foreign_keys = ON",
+                "PRAGMA temp_store = MEMORY",
+            ]
+        for pragma in pragmas:
+            await self._conn.execute(pragma)
         return self
 
     async def close(self) -> None:
