@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
 from typing import Any
 
 import discord
 
 from bot.client import CocreateBot
 from bot.domain.digest_model import Digest, DigestRun, RunStatus
-from bot.domain.snowflake import time_snowflake
 from bot.render import digests as render
 from bot.scheduling.timers import FinishUnit, Timer
+from cogs._publishing import find_own
 
 log = logging.getLogger(__name__)
 
-LOOK_BACK = 50
 NO_MENTIONS = discord.AllowedMentions.none()
 
 
@@ -93,19 +91,12 @@ class DigestPublisher:
     async def _find_own(
         self, channel: discord.TextChannel, run: DigestRun, footer: str
     ) -> discord.Message | None:
-        me = self.bot.user
-        if me is None:
-            return None
-        after = discord.Object(time_snowflake(run.created_at - timedelta(seconds=5)))
-        try:
-            async for message in channel.history(limit=LOOK_BACK, after=after):
-                if message.author.id == me.id and any(
-                    (e.footer.text or "") == footer for e in message.embeds
-                ):
-                    return message
-        except discord.HTTPException as exc:
-            log.info("Could not look for an earlier digest post in %s: %s", channel.id, exc)
-        return None
+        return await find_own(
+            self.bot,
+            channel,
+            run.created_at,
+            lambda m: any((e.footer.text or "") == footer for e in m.embeds),
+        )
 
     async def draft(self, timer: Timer) -> FinishUnit | None:
         """Annotate before publish: the draft in the staff channel with its buttons."""

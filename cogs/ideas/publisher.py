@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import discord
@@ -28,13 +28,13 @@ from bot.domain.idea_model import (
     StatusChange,
 )
 from bot.domain.ideas import IdeaStatus
-from bot.domain.snowflake import time_snowflake
 from bot.render import ideas as render
 from bot.scheduling.timers import FinishUnit, Timer
 from bot.services.ideas import (
     PUBLISH_STATUS,
     similar_from_payload,
 )
+from cogs._publishing import find_own
 from cogs.ideas.ui import KeepOrSupport, card_view
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,6 @@ def _ack_marker(number: int) -> str:
 CARD_EDIT_RETRIES = 5  # a failing card edit is retried with backoff, then left to the next start
 # Messages a retried publication reads to find what a crashed attempt posted: one page of
 # history, enough for a burst of members' messages and the acknowledgements among them.
-LOOK_BACK = 100
 ACK_MAX_IDEAS = 10  # ideas one acknowledgement lists
 ACK_MAX_ROWS = 5  # Discord: 5 rows of buttons (one per idea with similar ones)
 ACK_MAX_CHARS = 1900  # Discord: 2,000 characters a message; the header takes the rest
@@ -346,19 +345,7 @@ class IdeaPublisher:
         *,
         after_id: int | None = None,
     ) -> discord.Message | None:
-        """A recent message of this bot in ``channel`` since ``since`` (or after message
-        ``after_id``, when what is looked for answers that message) that ``matches``."""
-        me = self.bot.user
-        if me is None:
-            return None
-        after = discord.Object(after_id or time_snowflake(since - timedelta(seconds=5)))
-        try:
-            async for message in channel.history(limit=LOOK_BACK, after=after):
-                if message.author.id == me.id and matches(message):
-                    return message
-        except discord.HTTPException as exc:
-            log.info("Could not look for an earlier post in %s: %s", channel, exc)
-        return None
+        return await find_own(self.bot, channel, since, matches, after_id=after_id)
 
     async def _reply_to_source(
         self, idea: Idea, similar: list[SimilarCandidate], *, look_first: bool

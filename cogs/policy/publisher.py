@@ -20,7 +20,7 @@ import io
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -30,17 +30,16 @@ from bot import faults
 from bot.client import CocreateBot
 from bot.domain.policy import Decision
 from bot.domain.policy_model import Policy, PolicyView
-from bot.domain.snowflake import time_snowflake
 from bot.render import policy as render
 from bot.scheduling.timers import Timer
 from bot.services.policy import Post
+from cogs._publishing import find_own
 from cogs.policy.ui import card_view, idea_views
 
 log = logging.getLogger(__name__)
 
 CARD_REFRESH_DELAY = 1.0  # stances within a second become one card edit
 CARD_EDIT_RETRIES = 5
-LOOK_BACK = 50  # messages a retried publication reads to find what a crashed attempt posted
 #: Failed attempts of a publication after which the staff channel is told (once).
 ALERT_AFTER = 3
 _WHAT: dict[Post, str] = {
@@ -415,18 +414,7 @@ class PolicyPublisher:
         since: datetime,
         matches: Callable[[discord.Message], bool],
     ) -> discord.Message | None:
-        """A recent message of this bot in ``channel`` since ``since`` that ``matches``."""
-        me = self.bot.user
-        if me is None:
-            return None
-        after = discord.Object(time_snowflake(since - timedelta(seconds=5)))
-        try:
-            async for message in channel.history(limit=LOOK_BACK, after=after):
-                if message.author.id == me.id and matches(message):
-                    return message
-        except discord.HTTPException as exc:
-            log.info("Could not look for an earlier post in %s: %s", channel, exc)
-        return None
+        return await find_own(self.bot, channel, since, matches)
 
     async def _dm(self, member_id: int, text: str) -> bool:
         user = self.bot.get_user(member_id)

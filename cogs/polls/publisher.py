@@ -24,15 +24,14 @@ import discord
 from bot.client import CocreateBot
 from bot.domain.poll_model import Poll, PollMode, Results
 from bot.domain.polls import native_hours
-from bot.domain.snowflake import time_snowflake
 from bot.render import polls as render
 from bot.scheduling.timers import FinishUnit, Timer
+from cogs._publishing import find_own
 from cogs.polls.ui import poll_view
 
 log = logging.getLogger(__name__)
 
 REFRESH_DELAY = 1.0  # ballots within a second become one edit of the poll message
-LOOK_BACK = 50  # messages a retried publication reads to find what a crashed attempt posted
 
 
 class PollPublisher:
@@ -285,18 +284,7 @@ class PollPublisher:
         since: datetime,
         matches: Callable[[discord.Message], bool],
     ) -> discord.Message | None:
-        """A recent message of this bot in ``channel`` since ``since`` that ``matches``."""
-        me = self.bot.user
-        if me is None:
-            return None
-        after = discord.Object(time_snowflake(since - timedelta(seconds=5)))
-        try:
-            async for message in channel.history(limit=LOOK_BACK, after=after):
-                if message.author.id == me.id and matches(message):
-                    return message
-        except discord.HTTPException as exc:
-            log.info("Could not look for an earlier post in %s: %s", channel, exc)
-        return None
+        return await find_own(self.bot, channel, since, matches)
 
 
 def _same_text(text: str) -> Callable[[discord.Message], bool]:
