@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+# One value for "a member who asked to be forgotten", whatever record names them.
+from bot.domain.idea_model import FORMER_MEMBER
 from bot.domain.policy import Decision, Outcome, PolicyStage, Stance
 from bot.domain.publishing import Publication
 
-#: author_id of a concern (or staff id of a policy) whose member asked to be forgotten.
-FORMER_MEMBER = 0
+__all__ = ["FORMER_MEMBER"]
 
 
 @dataclass(frozen=True, slots=True)
