@@ -6,11 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 # One value for "a member who asked to be forgotten", whatever record names them.
-from bot.domain.idea_model import FORMER_MEMBER
+from bot.domain.idea_model import FORMER_MEMBER as FORMER_MEMBER
 from bot.domain.policy import Decision, Outcome, PolicyStage, Stance
 from bot.domain.publishing import Publication
-
-__all__ = ["FORMER_MEMBER"]
 
 
 @dataclass(frozen=True, slots=True)
