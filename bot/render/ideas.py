@@ -155,6 +155,15 @@ def thread_status_text(change: StatusChange) -> str:
     return text
 
 
+def thread_closing_text(idea: Idea) -> str:
+    """The last message in a decided idea's thread, posted as it is archived and locked."""
+    return (
+        f"🔒 #{idea.number} is **{status_label(idea.status)}**, so this discussion is now "
+        "closed. Thank you to everyone who took part! It reopens if the idea moves back to "
+        "an open status."
+    )
+
+
 def author_dm_text(change: StatusChange, guild_name: str) -> str:
     idea = change.idea
     text = (

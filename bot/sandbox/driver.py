@@ -1173,6 +1173,27 @@ class Driver:
         thread: Channel = act.data["thread"]
         return thread
 
+    async def wait_for_channel_update(
+        self,
+        channel: Channel,
+        *,
+        predicate: Callable[[Channel], bool] | None = None,
+        timeout: float = 5.0,
+    ) -> Activity:
+        """The next change the bot makes to ``channel`` (a thread archived, locked…) after
+        which ``predicate`` holds of it."""
+
+        def match(act: Activity) -> bool:
+            return (
+                act.actor_id == self.world.bot.id
+                and act.channel_id == channel.id
+                and (predicate is None or predicate(channel))
+            )
+
+        return await self._wait_activity(
+            {"channel_update"}, match, timeout, f"an update of #{channel.name}"
+        )
+
     async def wait_for_call(
         self,
         method: str,

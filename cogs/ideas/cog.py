@@ -38,6 +38,7 @@ from bot.services.ideas import (
     DM_TIMER,
     PUBLISH_CARD,
     PUBLISH_STATUS,
+    THREAD_TIMER,
 )
 from cogs._common import access, mod_log, moderator_only
 from cogs._errors import notify_message_problem
@@ -128,6 +129,7 @@ class Ideas(commands.Cog):
         self.services.timers.register(DM_TIMER, self.publisher.send_batched_dm)
         self.services.timers.register(PUBLISH_CARD, self.publisher.publish_card)
         self.services.timers.register(PUBLISH_STATUS, self.publisher.publish_status)
+        self.services.timers.register(THREAD_TIMER, self.publisher.close_or_reopen_thread)
         self.bot.add_message_route(self.route_message)
         self._flush_task = asyncio.create_task(
             self._flush_cursors_forever(), name="cocreate:idea-cursors"
@@ -890,6 +892,7 @@ class Ideas(commands.Cog):
         )
         self.publisher.refresh_card(result.source)
         self.publisher.refresh_card(result.target)
+        await self.publisher.reopen_thread(result.source)
         await interaction.followup.send(
             f"#{source} is separate from #{result.target.number} again, with its own votes.",
             ephemeral=True,
