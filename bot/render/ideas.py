@@ -78,6 +78,8 @@ def idea_card(
         embed.add_field(name="Similar ideas", value=similar_lines(similar), inline=False)
     if idea.flag:
         embed.add_field(name="Note", value=f"⚠️ {idea.flag}", inline=False)
+    if idea.image_name:  # uploaded with the card (Discord's own links expire)
+        embed.set_image(url=f"attachment://{idea.image_name}")
     embed.set_footer(text="Vote with the buttons · discuss in the thread")
     embed.timestamp = idea.created_at
     return embed

@@ -52,6 +52,7 @@ from bot.domain.ideas import (
     validate_reason,
     validate_title,
 )
+from bot.domain.images import IdeaImage, check_declared, looks_like_image, prepare_image
 from bot.domain.notify import dm_allowed_at
 from bot.domain.publishing import Publication
 from bot.domain.ranking import SortOrder, rank
@@ -62,6 +63,7 @@ from bot.services._util import clamp_page, domain_errors
 from bot.services.guild_settings import GuildSettingsService
 from bot.storage import Tx, common
 from bot.storage import ideas as repo
+from bot.storage import media as media_repo
 from bot.storage import timers as timers_repo
 from bot.storage.common import to_iso
 from bot.storage.database import Database
@@ -261,6 +263,8 @@ class IdeaService:
                 cooldown if check_rate else timedelta(0),
             )
             idea_id = repo.insert_idea(conn, draft, to_iso(posted))
+            if draft.image is not None:
+                media_repo.insert_image(conn, idea_id, draft.image)
             common.emit_event(
                 conn,
                 draft.guild_id,
@@ -308,6 +312,32 @@ class IdeaService:
 
     async def get_by_id(self, idea_id: int) -> Idea | None:
         return await self._db.read(lambda c: repo.get_by_id(c, idea_id))
+
+    async def image(self, idea_id: int) -> tuple[str, bytes] | None:
+        """The (file name, bytes) of the idea's image, uploaded with its card."""
+        return await self._db.read(lambda c: media_repo.image_of(c, idea_id))
+
+    @staticmethod
+    def is_image(filename: str, content_type: str | None) -> bool:
+        """Whether an attachment announces a picture (a message's first such is its idea's)."""
+        return looks_like_image(filename, content_type)
+
+    @staticmethod
+    def check_attachment(filename: str, content_type: str | None, size: int) -> None:
+        """InvalidInput, before anything is downloaded, for an attachment that says it is not
+        a picture or is too large to consider."""
+        with domain_errors():
+            check_declared(filename, content_type, size)
+
+    async def prepare_image(
+        self, filename: str, content_type: str | None, data: bytes, limit: int
+    ) -> IdeaImage:
+        """A member's attachment as an idea's image within ``limit`` bytes (the guild's
+        upload limit): InvalidInput when it is not a picture or is too large."""
+        with domain_errors():
+            check_declared(filename, content_type, len(data))
+            # Decoding and scaling are CPU work: off the event loop.
+            return await asyncio.to_thread(prepare_image, data, limit)
 
     async def attach_card(
         self, idea_id: int, channel_id: int, message_id: int, thread_id: int | None, shown: int

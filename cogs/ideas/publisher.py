@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -299,11 +300,25 @@ class IdeaPublisher:
             return None
         card = await self._find_card(channel, idea) if look_first else None
         if card is None:
-            card = await channel.send(embed=embed, view=view or discord.utils.MISSING)
+            card = await channel.send(
+                embed=embed,
+                view=view or discord.utils.MISSING,
+                file=await self._card_file(idea) or discord.utils.MISSING,
+            )
         await faults.reached("ideas.after-card-post")
         if isinstance(channel, discord.TextChannel):
             thread_id = await self._card_thread(card, idea)
         return card.channel.id, card.id, thread_id
+
+    async def _card_file(self, idea: Idea) -> discord.File | None:
+        """The idea's stored image, uploaded with the card (the embed shows it by name)."""
+        if not idea.image_name:
+            return None
+        stored = await self.services.ideas.image(idea.id)
+        if stored is None:
+            return None
+        name, data = stored
+        return discord.File(io.BytesIO(data), filename=name)
 
     async def _card_thread(self, card: discord.Message, idea: Idea) -> int | None:
         """The card's discussion thread: created, or found (a thread started from a
