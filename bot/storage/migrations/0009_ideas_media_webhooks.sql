@@ -27,7 +27,9 @@ CREATE TABLE webhooks (
     secret      TEXT    NOT NULL,             -- HMAC-SHA256 key, shown once at creation
     created_by  INTEGER NOT NULL,
     created_at  TEXT    NOT NULL,
-    failures    INTEGER NOT NULL DEFAULT 0,   -- consecutive failed deliveries
+    -- Only outbox events after this one are sent (a new webhook gets no history).
+    since_event INTEGER NOT NULL DEFAULT 0,
+    failures    INTEGER NOT NULL DEFAULT 0,   -- consecutive failed attempts
     disabled_at TEXT,
     removed_at  TEXT
 );
