@@ -72,6 +72,7 @@ def create_services(settings: Settings, *, clock: Callable[[], datetime] | None 
         db, timers, now, allow_localhost=settings.bot.webhooks_allow_localhost
     )
     ideas.on_events.append(webhooks.notify)
+    privacy.register("webhooks", webhooks.forget)
     timers.register(DELIVER_TIMER, webhooks.deliver)
     return Services(
         settings=settings,

@@ -196,6 +196,12 @@ class WebhookService:
 
         return await self._db.read(read)
 
+    async def forget(self, guild_id: int, member_id: int) -> dict[str, int]:
+        """Forget-me: the member's id leaves the stored delivery bodies (a pending delivery
+        is then sent without it; what receivers already got is theirs)."""
+        count = await self._db.write(lambda c: repo.scrub_member(c, guild_id, member_id))
+        return {"webhook deliveries": count}
+
     # -- the outbox consumer ------------------------------------------------------------
     def notify(self) -> None:
         """Wake the consumer after a commit that emitted events (cheap, never blocks)."""

@@ -209,3 +209,13 @@ def finish_pending(conn: sqlite3.Connection, webhook_id: int, status: str) -> No
         "WHERE webhook_id = ? AND status = 'pending'",
         (status, now_iso(), webhook_id),
     )
+
+
+def scrub_member(conn: sqlite3.Connection, guild_id: int, member_id: int) -> int:
+    """Forget-me: a member's id in stored (and pending) delivery bodies becomes "0"."""
+    quoted = f'"{member_id}"'
+    return conn.execute(
+        "UPDATE webhook_deliveries SET payload = replace(payload, ?, '\"0\"') "
+        "WHERE guild_id = ? AND instr(payload, ?) > 0",
+        (quoted, guild_id, quoted),
+    ).rowcount
