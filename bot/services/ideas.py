@@ -1110,9 +1110,9 @@ def _schedule_thread(
     """Record, with a status change, what the idea's thread must become: closed after
     ``delay`` when the idea is decided (implemented, declined, duplicate), reopened at once
     when a decided idea moves back to an open status. The one row per idea is re-armed, so
-    a reopening replaces a close that has not run yet (and the other way round)."""
-    if not idea.thread_id:
-        return
+    a reopening replaces a close that has not run yet (and the other way round). Written
+    even before the card's thread exists (a decision made while the card is being posted):
+    the thread is looked up when the timer runs."""
     if closes_thread(new) and not closes_thread(old):
         due, close = now + delay, True
     elif is_open(new) and closes_thread(old):
