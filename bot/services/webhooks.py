@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import secrets
 import socket
@@ -90,7 +91,8 @@ class _GuardedResolver(AbstractResolver):
         try:
             rules.check_addresses(host, [r["host"] for r in results], local=local)
         except DomainError as exc:
-            raise OSError(exc.message) from None
+            # With an errno, aiohttp shows the reason in its error (and the delivery log).
+            raise OSError(errno.EPERM, exc.message) from None
         return results
 
     async def close(self) -> None:

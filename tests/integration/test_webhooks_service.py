@@ -112,3 +112,15 @@ def test_anonymous_ideas_carry_no_member_ids() -> None:
     hidden = idea_json(_AnonymousIdea(**fields))  # type: ignore[arg-type]
     assert "author_id" not in hidden and "contributors" not in hidden
     assert str(AUTHOR) not in orjson.dumps(hidden).decode()
+
+
+async def test_a_name_resolving_to_a_private_address_is_refused_when_connecting(
+    services: Services,
+) -> None:
+    """DNS may change after a webhook was added: every connection resolves through the
+    guard, which refuses private addresses (here `localhost`, not allowed in production)."""
+    import aiohttp
+
+    assert not services.webhooks.allow_localhost
+    with pytest.raises(aiohttp.ClientError, match="private address"):
+        await services.webhooks._post("https://localhost:9/hook", b"{}", "k", "ping", "0")
