@@ -115,3 +115,21 @@ async def test_reopening_before_the_delay_cancels_the_lock(env: Env) -> None:
     await env.bot.services.timers.run_due()
     assert not thread.locked and not thread.archived
     assert not [m for m in d.messages_in(thread) if "discussion is now closed" in m.content]
+
+
+async def test_a_merged_ideas_thread_closes_and_unmerging_reopens_it(env: Env) -> None:
+    c, d = env.community, env.driver
+    source = await publish(env, c.carol, "Dark theme please")
+    target = await publish(env, c.dave, "A dark mode")
+    assert source.thread_id
+    thread = d.world.channels[source.thread_id]
+    await reply_of(
+        await d.slash(
+            c.mod, "idea merge", channel=c.general, source=source.number, target=target.number
+        )
+    )
+    CLOCK.advance(timedelta(hours=25))
+    await env.bot.services.timers.run_due()
+    assert thread.locked and thread.archived
+    await reply_of(await d.slash(c.mod, "idea unmerge", channel=c.general, source=source.number))
+    await d.wait_for_channel_update(thread, predicate=lambda t: not t.locked and not t.archived)

@@ -251,3 +251,11 @@ async def test_members_cannot_manage_webhooks(env: Env, receiver: Receiver) -> N
     with pytest.raises(InvalidInteraction, match="lacks permissions"):
         await d.slash(c.bob, "config webhook add", channel=c.general, url=receiver.url + "/x")
     assert await _webhook_count(env) == before
+
+
+async def test_help_lists_the_webhook_commands_to_moderators(env: Env) -> None:
+    c, d = env.community, env.driver
+    shown = embed_text(await reply_of(await d.slash(c.mod, "help", channel=c.general)))
+    assert "/config webhook add" in shown and "/config webhook list" in shown
+    member_view = embed_text(await reply_of(await d.slash(c.bob, "help", channel=c.general)))
+    assert "/config webhook" not in member_view
