@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.domain.ideas import IdeaStatus, normalise_tags
+from bot.domain.images import IdeaImage
 from bot.domain.publishing import Publication
 
 #: author_id of an idea whose author asked to be forgotten.
@@ -45,6 +46,8 @@ class Idea:
     card_shown: int = 0
     tags: tuple[str, ...] = ()
     contributors: tuple[int, ...] = ()
+    #: The file name of the idea's image, uploaded with its card (None: no image).
+    image_name: str | None = None
 
     @property
     def net(self) -> int:
@@ -92,6 +95,8 @@ class IdeaDraft:
     #: Who submitted it, when not the author (the member using "Capture as idea"): the
     #: cooldown and blocks apply to them.
     submitted_by: int | None = None
+    #: A picture shown on the card (checked and scaled by bot.domain.images).
+    image: IdeaImage | None = None
 
     @property
     def submitter(self) -> int:

@@ -404,10 +404,13 @@ class SubmitModal(ReportingModal, title="Share an idea"):
         placeholder="The problem it solves, who has it, how you'd know it works",
     )
 
-    def __init__(self, kind: str, tags: tuple[str, ...]) -> None:
+    def __init__(
+        self, kind: str, tags: tuple[str, ...], image: discord.Attachment | None = None
+    ) -> None:
         super().__init__()
         self.kind = kind
         self.tags = tags
+        self.image = image
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None and interaction.channel_id is not None
@@ -421,7 +424,7 @@ class SubmitModal(ReportingModal, title="Share an idea"):
             source="modal",
             source_channel_id=None,
         )
-        await _cog(interaction).submit_interactive(interaction, draft)
+        await _cog(interaction).submit_interactive(interaction, draft, image=self.image)
 
 
 class EditModal(ReportingModal, title="Edit idea"):
