@@ -139,6 +139,11 @@ class PointsService:
         :meth:`pay_planned` in the caller's own write unit (None: nothing to pay)."""
         return await self._awards.plan_participation(guild_id, member_id, poll_id)
 
+    def apply_in_unit(self, tx: Tx, guild_id: int) -> bool:
+        """Apply the outbox's new events inside the caller's unit when that is cheap and
+        safe; False: wake the consumer as usual (see ``OutboxProjector.apply_in_unit``)."""
+        return self._projector.apply_in_unit(tx, guild_id)
+
     @staticmethod
     def pay_planned(tx: Tx, awards: list[PlannedAward], at: datetime) -> list[AwardResult]:
         """Pay planned awards inside the caller's unit ``tx`` (keys once, caps in order).
