@@ -380,8 +380,9 @@ class IdeaService:
     async def _reindex(self, idea: Idea) -> None:
         """Keep the guild's similarity index in step with an idea (when it is built).
 
-        In a thread: the index's lock may be held by a lookup running in another thread,
-        and the event loop must never wait for it.
+        Never on the event loop under the index's lock (a lookup in another thread may hold
+        it): a removal runs in a thread; an addition is handed to the index's next lookup,
+        which runs in one anyway (a thread hop per captured idea saved).
         """
         index = self._indexes.get(idea.guild_id)
         if index is None:
@@ -392,7 +393,7 @@ class IdeaService:
         ):
             await asyncio.to_thread(index.remove, idea.id)
         else:
-            await asyncio.to_thread(index.add, idea.id, idea.title, idea.body)
+            index.add_later(idea.id, idea.title, idea.body)
 
     async def warm_up(self, guild_id: int) -> None:
         """Build the guild's similarity index ahead of the first lookup (at start)."""
