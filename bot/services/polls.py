@@ -292,7 +292,8 @@ class PollService:
         Lean on purpose (1,000 members may vote at once: see ``cocreate bench polls``):
         what never changes about a poll (its options, mode, eligible role, ballot key) is
         read once and kept; the unit then reads whether it is still open together with
-        the member's ballot in one statement, decides, and upserts."""
+        the member's ballot in one statement, decides, upserts, and pays a first ballot's
+        participation points (planned here, before the unit)."""
         static = self._static.get(poll_id) or await self._static_of(poll_id)
         if static.guild_id != guild_id:
             raise NotFound(_NOT_FOUND.format(n=poll_id))
