@@ -40,6 +40,7 @@ import sys
 import threading
 import time
 import unicodedata
+from collections import deque
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final, TypeVar
@@ -361,6 +362,10 @@ class SimilarIdea:
     score: float
 
 
+#: Ideas waiting in :meth:`SimilarityIndex.add_later` before the caller indexes them itself.
+LATER_MAX = 64
+
+
 class SimilarityIndex:
     """Duplicate candidates for one guild's ideas, kept in memory.
 
@@ -395,17 +400,46 @@ class SimilarityIndex:
         self._postings: dict[str, dict[int, None]] = {}
         # First character → known tokens starting with it, for typo correction.
         self._vocab: dict[str, dict[str, str]] = {}
+        # Ideas handed over by add_later, indexed by whichever call comes next (under the
+        # lock, in order). deque.append is atomic: the caller never waits for the lock.
+        self._later: deque[tuple[int, str, str]] = deque()
 
     def __len__(self) -> int:
         with self._lock:
+            self._catch_up()
             return len(self._docs)
 
     def __contains__(self, idea_id: object) -> bool:
         with self._lock:
+            self._catch_up()
             return idea_id in self._docs
+
+    def add_later(self, idea_id: int, title: str, body: str = "") -> None:
+        """:meth:`add`, done by the next call on the index (a lookup, in its thread).
+
+        For the event loop: indexing a new idea costs tokenising its text, and handing it
+        to a thread just for that costs more (two thread wake-ups per idea); the next
+        lookup runs in a thread anyway, and sees the idea as if it had been added now."""
+        self._later.append((idea_id, title, body))
+        # Without lookups (none may come for a while) the backlog is indexed here, now and
+        # then, if no lookup holds the lock: it never grows without bound.
+        if len(self._later) >= LATER_MAX and self._lock.acquire(blocking=False):
+            try:
+                self._catch_up()
+            finally:
+                self._lock.release()
+
+    def _catch_up(self) -> None:
+        while self._later:
+            self._add(*self._later.popleft())
 
     def add(self, idea_id: int, title: str, body: str = "") -> None:
         """Index an idea, replacing its previous text if it is already indexed."""
+        with self._lock:
+            self._catch_up()
+            self._add(idea_id, title, body)
+
+    def _add(self, idea_id: int, title: str, body: str) -> None:
         words = normalise(title) + normalise(body[:BODY_CHARS])
         tokens = sorted({sys.intern(t) for t in words})
         with self._lock:
@@ -430,6 +464,7 @@ class SimilarityIndex:
     def remove(self, idea_id: int) -> None:
         """Forget an idea; unknown ids are ignored."""
         with self._lock:
+            self._catch_up()
             if idea_id in self._docs:
                 self._unindex(idea_id)
 
@@ -465,6 +500,7 @@ class SimilarityIndex:
             return []
         breathe = _Breather()
         with self._lock:
+            self._catch_up()
             if not self._docs:
                 return []
             mapping = {t: self._correct(t) for t in breathe.over(all_tokens, 1)}

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 
 from bot.domain.errors import DomainError
 from bot.errors import InvalidInput
@@ -18,10 +17,31 @@ def clamp_page(page: int, first: int = 1) -> int:
     return min(max(first, page), MAX_PAGE)
 
 
-@contextmanager
-def domain_errors() -> Iterator[None]:
-    """Re-raise a DomainError from the rules as the InvalidInput users are shown."""
-    try:
-        yield
-    except DomainError as exc:
-        raise InvalidInput(exc.message, code=exc.code) from None
+class _DomainErrors:
+    """The context manager :func:`domain_errors` returns: stateless, so one serves all.
+
+    A class rather than a generator context manager: it wraps every ballot and vote, and
+    costs ≈ 0.2 µs instead of ≈ 1.3 µs a use (see ``cocreate bench polls``)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, DomainError):
+            raise InvalidInput(exc.message, code=exc.code) from None
+
+
+_DOMAIN_ERRORS = _DomainErrors()
+
+
+def domain_errors() -> _DomainErrors:
+    """Re-raise a DomainError from the rules as the InvalidInput users are shown
+    (``with domain_errors(): ...``)."""
+    return _DOMAIN_ERRORS

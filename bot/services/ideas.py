@@ -61,7 +61,7 @@ from bot.domain.snowflake import time_snowflake
 from bot.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited
 from bot.services._util import clamp_page, domain_errors
 from bot.services.guild_settings import GuildSettingsService
-from bot.storage import Tx, common
+from bot.storage import Tx, common, savepoint
 from bot.storage import ideas as repo
 from bot.storage import media as media_repo
 from bot.storage import timers as timers_repo
@@ -114,6 +114,9 @@ class IdeaService:
         self._rules: dict[int, _SubmitRules] = {}
         #: Called after each commit that emitted outbox events (points wakes up on it).
         self.on_events: list[Callable[[], None]] = []
+        #: Applies a capture's outbox events inside its own unit when it can (points:
+        #: ``apply_in_unit``); then ``on_events`` is not called for that commit.
+        self.apply_events: Callable[[Tx, int], bool] | None = None
 
     # -- helpers ---------------------------------------------------------------------
     def _emitted(self) -> None:
@@ -289,11 +292,14 @@ class IdeaService:
             idea = repo.get_by_id(conn, idea_id, details=bool(draft.tags or draft.contributors))
             assert idea is not None
             publication = Publication(timer_id, draft.guild_id, PUBLISH_CARD, key, due, payload)
+            applied[0] = _apply_in_unit(conn, self.apply_events, draft.guild_id)
             return Submission(idea, True, publication)
 
+        applied = [False]  # the unit's events applied in it: nobody to wake
         submission = await self._db.write(unit)
         if submission.created:
-            self._emitted()
+            if not applied[0]:
+                self._emitted()
             await self._reindex(submission.idea)
         return submission
 
@@ -408,8 +414,9 @@ class IdeaService:
     async def _reindex(self, idea: Idea) -> None:
         """Keep the guild's similarity index in step with an idea (when it is built).
 
-        In a thread: the index's lock may be held by a lookup running in another thread,
-        and the event loop must never wait for it.
+        Never on the event loop under the index's lock (a lookup in another thread may hold
+        it): a removal runs in a thread; an addition is handed to the index's next lookup,
+        which runs in one anyway (a thread hop per captured idea saved).
         """
         index = self._indexes.get(idea.guild_id)
         if index is None:
@@ -420,7 +427,7 @@ class IdeaService:
         ):
             await asyncio.to_thread(index.remove, idea.id)
         else:
-            await asyncio.to_thread(index.add, idea.id, idea.title, idea.body)
+            index.add_later(idea.id, idea.title, idea.body)
 
     async def warm_up(self, guild_id: int) -> None:
         """Build the guild's similarity index ahead of the first lookup (at start)."""
@@ -1156,6 +1163,19 @@ def similar_from_payload(items: Iterable[dict[str, Any]]) -> list[SimilarCandida
         )
         for i in items
     ]
+
+
+def _apply_in_unit(conn: Tx, apply: Callable[[Tx, int], bool] | None, guild_id: int) -> bool:
+    """Run ``apply`` as a nested unit of ``conn``'s: if it fails, what it wrote is undone,
+    the capture stands and its events are left to their consumer."""
+    if apply is None:
+        return False
+    try:
+        with savepoint(conn, "apply_events"):
+            return apply(conn, guild_id)
+    except Exception:
+        log.exception("Applying a capture's events in its unit failed; the consumer will")
+        return False
 
 
 def _check_rate(

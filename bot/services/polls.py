@@ -54,6 +54,7 @@ from bot.storage.database import Database
 
 if TYPE_CHECKING:
     from bot.services.points import PointsService
+    from bot.services.points.pipeline import PlannedAward
 
 log = logging.getLogger(__name__)
 
@@ -291,7 +292,8 @@ class PollService:
         Lean on purpose (1,000 members may vote at once: see ``cocreate bench polls``):
         what never changes about a poll (its options, mode, eligible role, ballot key) is
         read once and kept; the unit then reads whether it is still open together with
-        the member's ballot in one statement, decides, and upserts."""
+        the member's ballot in one statement, decides, upserts, and pays a first ballot's
+        participation points (planned here, before the unit)."""
         static = self._static.get(poll_id) or await self._static_of(poll_id)
         if static.guild_id != guild_id:
             raise NotFound(_NOT_FOUND.format(n=poll_id))
@@ -303,6 +305,13 @@ class PollService:
         voter = voter_hash(static.key, member_id) if static.key is not None else str(member_id)
         answer = orjson.dumps(picked).decode()
         role = static.eligible_role_id
+        # The participation award is decided here and paid in the ballot's own unit, if
+        # the ballot turns out to be the member's first: one commit for both.
+        award = (
+            None
+            if self._points is None
+            else await self._points.plan_participation(guild_id, member_id, poll_id)
+        )
         request = _BallotRequest(
             poll_id,
             guild_id,
@@ -310,6 +319,7 @@ class PollService:
             answer,
             role if role and role not in role_ids else None,
             asyncio.get_running_loop().create_future(),
+            award,
         )
         self._ballots.append(request)
         if len(self._ballots) >= BALLOT_BATCH:
@@ -332,7 +342,8 @@ class PollService:
             static.key is not None,
             live_results=not (static.hide_results or static.key is not None),
         )
-        if result.first:
+        if result.first and award is not None and not request.paid:
+            # Paying it inside the unit failed (logged there): pay it on its own.
             await self._participated(guild_id, member_id, poll_id)
         return result
 
@@ -341,12 +352,15 @@ class PollService:
         unit's outcomes are handed out by a callback when its batch commits."""
         self._flush_scheduled = False
         queued, self._ballots = self._ballots, []
-        now = to_iso(self._clock())
+        at = self._clock()
+        now = to_iso(at)
+        pay = None if self._points is None else self._points.pay_planned
         for start in range(0, len(queued), BALLOT_BATCH):
             chunk = queued[start : start + BALLOT_BATCH]
             try:
                 done = self._db.submit(
-                    partial(_record_ballots, batch=chunk, now=now), weight=len(chunk)
+                    partial(_record_ballots, batch=chunk, now=now, at=at, pay=pay),
+                    weight=len(chunk),
                 )
             except Exception as exc:  # the database is closing: nothing was written
                 for req in chunk:
@@ -612,18 +626,30 @@ class _BallotRequest:
     answer: str  # JSON, as stored
     missing_role: int | None  # the eligible role the member lacks, if any
     future: asyncio.Future[str | None]
+    award: PlannedAward | None = None  # participation, paid with a first ballot
+    paid: bool = False  # set by the unit once the award is paid with the ballot
 
 
-def _record_ballots(conn: Tx, batch: list[_BallotRequest], now: str) -> list[Any]:
+def _record_ballots(
+    conn: Tx,
+    batch: list[_BallotRequest],
+    now: str,
+    at: datetime | None = None,
+    pay: Callable[[Tx, list[PlannedAward], datetime], Any] | None = None,
+) -> list[Any]:
     """Decide and write ballots cast at the same moment, in one unit, with the outcome of
     writing them one after another: each is checked against the poll as it stands (open,
     the member eligible), a member's second ballot in the batch replaces their first.
+    The participation awards of first ballots are paid in the same unit with ``pay``
+    (marking their requests ``paid``); if paying fails, the ballots still stand and the
+    callers pay the awards on their own.
     Returns, per request, the answer it replaced (None: a first ballot) or the UserError
     refusing it."""
     states = repo.poll_states(conn, {r.poll_id for r in batch})
     stored = repo.answers_of(conn, [(r.poll_id, r.voter) for r in batch])
     outcomes: list[Any] = []
     writes: list[tuple[int, str, int, str]] = []
+    awarded: list[_BallotRequest] = []
     for req in batch:
         state = states.get(req.poll_id)
         if state is None or state[0] != req.guild_id:
@@ -644,10 +670,20 @@ def _record_ballots(conn: Tx, batch: list[_BallotRequest], now: str) -> list[Any
         key = (req.poll_id, req.voter)
         before = stored.get(key)
         outcomes.append(before)
+        if before is None and req.award is not None:
+            awarded.append(req)
         if before != req.answer:
             writes.append((req.poll_id, req.voter, req.guild_id, req.answer))
             stored[key] = req.answer
     repo.put_answers(conn, writes)
+    if awarded and pay is not None and at is not None:
+        try:
+            pay(conn, [req.award for req in awarded if req.award is not None], at)
+        except Exception:
+            log.exception("Participation points for %d ballots failed in their unit", len(awarded))
+        else:
+            for req in awarded:
+                req.paid = True
     return outcomes
 
 

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from bot.app import Services, create_services
 from bot.domain.idea_model import FORMER_MEMBER, IdeaDraft
 from bot.domain.ideas import BODY_MAX, IdeaStatus
+from bot.domain.points import AwardKind
 from bot.errors import InvalidInput, PermissionDenied
 from bot.settings import Settings
 from bot.storage import common
@@ -468,3 +469,45 @@ async def test_overdue_uses_the_guilds_target(services: Services) -> None:
     clock.offset = timedelta(days=11)
     _, overdue = await ideas.overdue(default)
     assert [i.number for i in overdue] == [patient]
+
+
+async def _totals_and_cursor(services: Services, guild_id: int, member: int) -> tuple[int, int]:
+    from bot.services.points import CONSUMER
+
+    total = (await services.points.totals(guild_id, member))[0]
+    cursor = await services.db.fetchval(
+        "SELECT last_id FROM outbox_cursors WHERE consumer = ?", (CONSUMER,)
+    )
+    return total, int(cursor or 0)
+
+
+async def test_a_capture_pays_its_submission_points_in_its_own_unit(services: Services) -> None:
+    g = await _guild(services)
+    await services.points.consume_outbox()  # earlier guilds' events: nothing pending now
+    rules = await services.points.rules(g)  # as in a running bot: the rules are cached
+    worth = rules.value(AwardKind.IDEA_SUBMITTED)
+    assert worth > 0
+    services.points.wakeup.clear()
+    before = services.db.stats.units
+    await _submit(services, g, 41, "Offline sync for the mobile app")
+    assert services.db.stats.units - before == 1  # the idea and its points: one unit
+    last = await services.db.fetchval("SELECT max(id) FROM outbox")
+    assert await _totals_and_cursor(services, g, 41) == (worth, last)
+    assert not services.points.wakeup.is_set()  # nothing left for the consumer
+    await services.points.consume_outbox()  # and running it pays nothing twice
+    assert (await _totals_and_cursor(services, g, 41))[0] == worth
+
+
+async def test_with_reward_roles_the_consumer_applies_a_capture(services: Services) -> None:
+    g = await _guild(services)
+    await services.guild_settings.set_values(
+        g, {"points_role_rewards": ["5:777777777777777777"]}, MOD
+    )
+    await services.points.consume_outbox()
+    worth = (await services.points.rules(g)).value(AwardKind.IDEA_SUBMITTED)
+    services.points.wakeup.clear()
+    await _submit(services, g, 42, "Calendar view with reminders")
+    assert (await _totals_and_cursor(services, g, 42))[0] == 0
+    assert services.points.wakeup.is_set()  # the consumer gives the roles with the points
+    await services.points.consume_outbox()
+    assert (await _totals_and_cursor(services, g, 42))[0] == worth

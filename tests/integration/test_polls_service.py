@@ -147,6 +147,40 @@ async def test_one_ballot_per_member_changeable_until_close(services: Services) 
         await services.polls.vote(g, poll.id, 3, (), [0])
 
 
+async def test_a_ballot_and_its_participation_award_commit_in_one_unit(
+    services: Services,
+) -> None:
+    g = next(_guilds)
+    poll = (await _create(services, g)).poll
+    await services.polls.vote(g, poll.id, 1, (), [0])  # the poll's static part now cached
+    before = services.db.stats.units
+    await asyncio.gather(*(services.polls.vote(g, poll.id, m, (), [m % 3]) for m in (2, 3, 4)))
+    # Three first ballots and their three awards: one write unit, not one per award.
+    assert services.db.stats.units - before == 1
+    for member in (2, 3, 4):
+        assert (await services.points.totals(g, member))[0] == 1
+    changed = await services.polls.vote(g, poll.id, 2, (), [1])
+    assert not changed.first
+    assert (await services.points.totals(g, 2))[0] == 1
+
+
+async def test_a_failing_award_in_the_ballot_unit_is_paid_on_its_own(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.services.points import PointsService
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("award planning bug")
+
+    monkeypatch.setattr(PointsService, "pay_planned", staticmethod(broken))
+    g = next(_guilds)
+    poll = (await _create(services, g)).poll
+    first = await services.polls.vote(g, poll.id, 5, (), [2])
+    assert first.first
+    assert await _ballots(services, poll.id) == [("5", "[2]")]
+    assert (await services.points.totals(g, 5))[0] == 1
+
+
 async def test_concurrent_ballots_of_one_member_leave_one(services: Services) -> None:
     g = next(_guilds)
     poll = (await _create(services, g)).poll

@@ -392,19 +392,33 @@ async def test_a_full_batch_commits_without_waiting_for_more_writers(tmp_path: P
         )
         await asyncio.wait_for(heavy, 5)  # full on its own: committed at once
         assert db.stats.batches == batches + 1
-        light = db.submit(lambda c: c.execute("INSERT INTO t VALUES (-1)"))  # weight 1
-        for _ in range(20):  # the writer takes it and waits for company
+        # Two light units at once: a burst, so the writer takes them and waits for company.
+        light = [db.submit(lambda c: c.execute("INSERT INTO t VALUES (-1)")) for _ in range(2)]
+        for _ in range(20):
             await asyncio.sleep(0.005)
-        assert not light.done()
+        assert not any(f.done() for f in light)
         assert db.stats.batches == batches + 1
         company = db.submit(
-            lambda c: c.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(99)]),
-            weight=99,
+            lambda c: c.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(98)]),
+            weight=98,
         )
-        await asyncio.wait_for(asyncio.gather(light, company), 5)  # 1 + 99: full, at once
-        assert db.stats.batches == batches + 2  # both in one commit
-        assert db.stats.largest_batch == 2
+        await asyncio.wait_for(asyncio.gather(*light, company), 5)  # 2 + 98: full, at once
+        assert db.stats.batches == batches + 2  # all three in one commit
+        assert db.stats.largest_batch == 3
         assert await db.fetchval("SELECT count(*) FROM t") == 200
+
+
+async def test_a_lone_write_commits_without_waiting_for_company(tmp_path: Path) -> None:
+    # The same hour-long gather window: a lone unit that waited would never commit here.
+    async with Database(tmp_path / "l.db", batch_max_rows=100, batch_max_delay_ms=3_600_000) as db:
+        await db.run_exclusive(lambda c: c.execute("CREATE TABLE t (v INTEGER)"))
+        batches = db.stats.batches
+        for value in range(3):  # one after the other, each awaited: never company
+            await asyncio.wait_for(
+                db.write(lambda c, v=value: c.execute("INSERT INTO t VALUES (?)", (v,))), 5
+            )
+        assert db.stats.batches == batches + 3
+        assert await db.fetchval("SELECT count(*) FROM t") == 3
 
 
 async def test_submit_resolves_when_the_batch_commits_and_reports_a_failing_unit(

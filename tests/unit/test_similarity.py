@@ -273,3 +273,24 @@ if __name__ == "__main__":
     )
     for split_name in ("tuning", "holdout", None):
         print(measure(dataset, split_name).line(split_name or "all"))
+
+
+def test_ideas_added_later_are_indexed_in_order_by_the_next_call() -> None:
+    from bot.domain.similarity import LATER_MAX
+
+    index = SimilarityIndex()
+    index.add(1, "Dark mode for the mobile app")
+    index.add_later(2, "Offline sync of notes")
+    index.add_later(3, "Export boards to PDF")
+    index.add_later(3, "Calendar view for deadlines")  # an edit: the later text wins
+    assert [m.idea_id for m in index.similar("offline sync for notes")] == [2]
+    assert [m.idea_id for m in index.similar("calendar view of deadlines")] == [3]
+    assert index.similar("export boards to pdf") == []
+    index.add_later(4, "Keyboard shortcuts everywhere")
+    index.remove(4)  # after its addition, as called
+    assert 4 not in index and len(index) == 3
+    # Without lookups the backlog never grows past LATER_MAX.
+    for n in range(10, 10 + 3 * LATER_MAX):
+        index.add_later(n, f"Idea number {n}")
+    assert len(index._later) < LATER_MAX
+    assert len(index) == 3 + 3 * LATER_MAX

@@ -18,7 +18,7 @@ from bot.domain.points_model import AwardResult, HelpfulMarker
 from bot.errors import PermissionDenied
 from bot.services._util import domain_errors
 from bot.services.points.ledger import pay, reverse_source
-from bot.services.points.pipeline import AwardPipeline
+from bot.services.points.pipeline import AwardPipeline, PlannedAward
 from bot.services.points.rules import RulesCache
 from bot.storage import Tx, common
 from bot.storage import points as repo
@@ -202,6 +202,20 @@ class DirectAwards:
     async def award_participation(self, guild_id: int, member_id: int, poll_id: int) -> AwardResult:
         """Taking part in a poll or survey: once per poll and member."""
         return await self._pipeline.award(
+            guild_id,
+            member_id,
+            AwardKind.PARTICIPATION,
+            key=f"participation:{poll_id}:{member_id}",
+            source_kind="poll",
+            source_id=poll_id,
+            reason=f"took part in poll #{poll_id}",
+        )
+
+    async def plan_participation(
+        self, guild_id: int, member_id: int, poll_id: int
+    ) -> PlannedAward | None:
+        """:meth:`award_participation` decided now, to be paid in the ballot's own unit."""
+        return await self._pipeline.plan(
             guild_id,
             member_id,
             AwardKind.PARTICIPATION,

@@ -35,7 +35,11 @@ CAP_INDEX: dict[CapGroup, int] = {CapGroup(name): i for i, name in enumerate(rep
 
 
 @dataclass(slots=True)
-class _AwardRequest:
+class PlannedAward:
+    """An award decided outside a write unit (its points and cap known from the rules),
+    to be paid inside one: by the pipeline, or by a use case's own unit with
+    :meth:`AwardPipeline.pay_planned` so that the change and its award commit together."""
+
     guild_id: int
     member_id: int
     kind: AwardKind
@@ -46,9 +50,9 @@ class _AwardRequest:
     source_id: int | None
     actor_id: int | None
     rules: PointsRules
-    future: asyncio.Future[AwardResult]
     cap_index: int  # the daily cap's place in CAP_INDEX order (-1: the kind has none)
     cap: int  # the cap (0: none)
+    future: asyncio.Future[AwardResult] | None = None  # set when queued in the pipeline
 
 
 class AwardPipeline:
@@ -58,7 +62,7 @@ class AwardPipeline:
         self._db = db
         self._rules = rules
         self._clock = clock
-        self._awards: list[_AwardRequest] = []
+        self._awards: list[PlannedAward] = []
         self._flush_scheduled = False
         self._retries: set[asyncio.Task[None]] = set()
 
@@ -81,36 +85,72 @@ class AwardPipeline:
         is the recipient is skipped. Awards made at the same moment share one write unit
         (see :meth:`_pay_many`): one transaction, caps checked in order inside it.
         """
-        rules = self._rules.known(guild_id) or await self._rules.get(guild_id)
-        delta = rules.value(kind) if points is None else points
-        if delta == 0 or member_id == actor_id or not member_id:
+        planned = await self.plan(
+            guild_id,
+            member_id,
+            kind,
+            key=key,
+            source_kind=source_kind,
+            source_id=source_id,
+            reason=reason,
+            actor_id=actor_id,
+            points=points,
+        )
+        if planned is None:
             return AwardResult("skipped", member_id)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[AwardResult] = loop.create_future()
-        group = CAP_GROUP.get(kind)
-        self._awards.append(
-            _AwardRequest(
-                guild_id,
-                member_id,
-                kind,
-                delta,
-                key,
-                reason,
-                source_kind,
-                source_id,
-                actor_id,
-                rules,
-                future,
-                -1 if group is None else CAP_INDEX[group],
-                rules.cap(group),
-            )
-        )
+        planned.future = future
+        self._awards.append(planned)
         if not self._flush_scheduled:
             # A callback, not a task: it runs after every award already scheduled on the
             # loop has queued itself, so awards made at the same moment share units.
             self._flush_scheduled = True
             loop.call_soon(self._flush_awards)
         return await future
+
+    async def plan(
+        self,
+        guild_id: int,
+        member_id: int,
+        kind: AwardKind,
+        *,
+        key: str,
+        source_kind: str,
+        source_id: int | None,
+        reason: str,
+        actor_id: int | None = None,
+        points: int | None = None,
+    ) -> PlannedAward | None:
+        """The award :meth:`award` would pay, decided now and paid later with
+        :meth:`pay_planned` inside the caller's write unit; None when it would be skipped
+        (no points for ``kind``, or an actor awarding themselves)."""
+        rules = self._rules.known(guild_id) or await self._rules.get(guild_id)
+        delta = rules.value(kind) if points is None else points
+        if delta == 0 or member_id == actor_id or not member_id:
+            return None
+        group = CAP_GROUP.get(kind)
+        return PlannedAward(
+            guild_id,
+            member_id,
+            kind,
+            delta,
+            key,
+            reason,
+            source_kind,
+            source_id,
+            actor_id,
+            rules,
+            -1 if group is None else CAP_INDEX[group],
+            rules.cap(group),
+        )
+
+    @classmethod
+    def pay_planned(cls, tx: Tx, awards: list[PlannedAward], at: datetime) -> list[AwardResult]:
+        """Pay ``awards`` inside the caller's unit ``tx``, with the same outcome as
+        :meth:`award` (keys once, caps in order). If it raises, nothing of it was written
+        and the rest of the unit stands: the caller may pay them through :meth:`award`."""
+        return cls._pay_many(tx, awards, at)
 
     def _flush_awards(self) -> None:
         """Hand queued awards to the writer in units of up to :data:`AWARD_BATCH`.
@@ -130,13 +170,13 @@ class AwardPipeline:
                 )
             except Exception as exc:  # the database is closing: nothing was written
                 for req in chunk:
-                    if not req.future.done():
+                    if req.future is not None and not req.future.done():
                         req.future.set_exception(exc)
                 continue
             done.add_done_callback(partial(self._settle_chunk, chunk, at))
 
     def _settle_chunk(
-        self, chunk: list[_AwardRequest], at: datetime, done: asyncio.Future[list[AwardResult]]
+        self, chunk: list[PlannedAward], at: datetime, done: asyncio.Future[list[AwardResult]]
     ) -> None:
         if done.cancelled() or done.exception() is not None:
             # One bad award must not fail the others: retry each in its own unit.
@@ -147,10 +187,10 @@ class AwardPipeline:
                 task.add_done_callback(self._retries.discard)
             return
         for req, result in zip(chunk, done.result(), strict=True):
-            if not req.future.done():
+            if req.future is not None and not req.future.done():
                 req.future.set_result(result)
 
-    async def _pay_alone(self, req: _AwardRequest, at: datetime) -> None:
+    async def _pay_alone(self, req: PlannedAward, at: datetime) -> None:
         try:
             result = await self._db.write(
                 lambda tx: pay(
@@ -169,14 +209,14 @@ class AwardPipeline:
                 )
             )
         except Exception as exc:
-            if not req.future.done():
+            if req.future is not None and not req.future.done():
                 req.future.set_exception(exc)
         else:
-            if not req.future.done():
+            if req.future is not None and not req.future.done():
                 req.future.set_result(result)
 
     @classmethod
-    def _pay_many(cls, tx: Tx, batch: list[_AwardRequest], at: datetime) -> list[AwardResult]:
+    def _pay_many(cls, tx: Tx, batch: list[PlannedAward], at: datetime) -> list[AwardResult]:
         """:func:`~bot.services.points.ledger.pay` for many awards in one unit, with the
         same outcome as paying them one after another: keys already used (before or
         earlier in the batch) are duplicates, and each cap counter runs through the batch
@@ -207,7 +247,7 @@ class AwardPipeline:
     @staticmethod
     def _plan(
         tx: Tx,
-        batch: list[_AwardRequest],
+        batch: list[PlannedAward],
         used_keys: set[tuple[int, str]],
         when: str,
         day: str,

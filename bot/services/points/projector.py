@@ -37,6 +37,9 @@ CONSUMER = "points"
 #: Events applied per write unit: large enough to catch up fast, small enough that one
 #: unit never holds the writer for long.
 BATCH = 200
+#: At most this many events are applied inside a use case's own unit (apply_in_unit):
+#: a backlog is the consumer's job, and must not slow down the unit that found it.
+INLINE_MAX = 8
 
 
 @dataclass(slots=True)
@@ -87,9 +90,30 @@ class OutboxProjector:
                 stalled = 0 if batch.processed else stalled + 1
         return changed
 
+    def apply_in_unit(self, tx: Tx, guild_id: int) -> bool:
+        """Inside the unit of a use case that just emitted events of ``guild_id``: apply
+        what the outbox holds after the cursor right there, moving the cursor in the same
+        commit, so the consumer has nothing to do (a capture then costs one commit, not
+        two). Done only when that is a few events of this guild whose rules are cached
+        and no reward roles follow the totals (the consumer gives those); returns whether
+        it was done, else the caller wakes the consumer as usual."""
+        rules = self._rules.known(guild_id)
+        if rules is None or rules.role_rewards:
+            return False
+        cursor = repo.get_cursor(tx, CONSUMER)
+        pending = repo.events_after(tx, cursor, INLINE_MAX + 1)
+        if len(pending) > INLINE_MAX or any(e.guild_id != guild_id for e in pending):
+            return False
+        batch = self._apply_events(tx, cursor, pending, {guild_id: rules})
+        return batch.processed == len(pending)
+
     def _consume_unit(self, tx: Tx, rules: dict[int, PointsRules]) -> _Batch:
         cursor = repo.get_cursor(tx, CONSUMER)
-        pending = repo.events_after(tx, cursor, BATCH)
+        return self._apply_events(tx, cursor, repo.events_after(tx, cursor, BATCH), rules)
+
+    def _apply_events(
+        self, tx: Tx, cursor: int, pending: list[OutboxEvent], rules: dict[int, PointsRules]
+    ) -> _Batch:
         # Entries, caps and cooldowns use the time points are recorded; the event's own
         # time only dates the idea statistics. An event that happened before a season
         # start but is applied after it then counts in the new season, and its entry is

@@ -19,10 +19,11 @@ from bot.domain.points_model import (
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.points.awards import DirectAwards
 from bot.services.points.ledger import Changed
-from bot.services.points.pipeline import AwardPipeline
+from bot.services.points.pipeline import AwardPipeline, PlannedAward
 from bot.services.points.projector import OutboxProjector
 from bot.services.points.queries import PointsQueries
 from bot.services.points.rules import RulesCache
+from bot.storage import Tx
 from bot.storage.database import Database
 
 
@@ -130,6 +131,25 @@ class PointsService:
     async def award_participation(self, guild_id: int, member_id: int, poll_id: int) -> AwardResult:
         """Taking part in a poll or survey: once per poll and member."""
         return await self._awards.award_participation(guild_id, member_id, poll_id)
+
+    async def plan_participation(
+        self, guild_id: int, member_id: int, poll_id: int
+    ) -> PlannedAward | None:
+        """The participation award for ``poll_id``, decided now and paid with
+        :meth:`pay_planned` in the caller's own write unit (None: nothing to pay)."""
+        return await self._awards.plan_participation(guild_id, member_id, poll_id)
+
+    def apply_in_unit(self, tx: Tx, guild_id: int) -> bool:
+        """Apply the outbox's new events inside the caller's unit when that is cheap and
+        safe; False: wake the consumer as usual (see ``OutboxProjector.apply_in_unit``)."""
+        return self._projector.apply_in_unit(tx, guild_id)
+
+    @staticmethod
+    def pay_planned(tx: Tx, awards: list[PlannedAward], at: datetime) -> list[AwardResult]:
+        """Pay planned awards inside the caller's unit ``tx`` (keys once, caps in order).
+
+        If it raises, none of them was written and the rest of the unit stands."""
+        return AwardPipeline.pay_planned(tx, awards, at)
 
     async def award_policy_feedback(
         self, guild_id: int, member_id: int, policy_id: int
