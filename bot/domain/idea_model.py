@@ -92,6 +92,9 @@ class IdeaDraft:
     #: Who submitted it, when not the author (the member using "Capture as idea"): the
     #: cooldown and blocks apply to them.
     submitted_by: int | None = None
+    #: The number of the challenge it answers (checked and attached by the challenges
+    #: feature's submit hook, in the same unit as the idea); None: an ordinary idea.
+    challenge: int | None = None
 
     @property
     def submitter(self) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bot.scheduling.timers import TimerService
 from bot.services.audit import AuditService
+from bot.services.challenges import ChallengeService
 from bot.services.digests import DigestService
 from bot.services.exports import ExportService
 from bot.services.guild_settings import GuildSettingsService
@@ -52,6 +53,7 @@ class Services:
     polls: PollService
     digests: DigestService
     exports: ExportService
+    challenges: ChallengeService
     clock: Callable[[], datetime] = field(default=utcnow)
 
     async def start(self) -> MigrationReport:

@@ -108,6 +108,10 @@ class IdeaService:
         self._rules: dict[int, _SubmitRules] = {}
         #: Called after each commit that emitted outbox events (points wakes up on it).
         self.on_events: list[Callable[[], None]] = []
+        #: Called inside the submit unit after the idea row is inserted, with the unit's
+        #: connection, the draft, the new idea's id and the time; raising refuses the
+        #: submission (nothing is stored). Challenges attach their ideas here.
+        self.on_submit: list[Callable[[Tx, IdeaDraft, int, datetime], None]] = []
 
     # -- helpers ---------------------------------------------------------------------
     def _emitted(self) -> None:
@@ -257,6 +261,8 @@ class IdeaService:
                 cooldown if check_rate else timedelta(0),
             )
             idea_id = repo.insert_idea(conn, draft, to_iso(posted))
+            for hook in self.on_submit:
+                hook(conn, draft, idea_id, now)
             common.emit_event(
                 conn,
                 draft.guild_id,
@@ -589,6 +595,27 @@ class IdeaService:
         fresh = repo.get_by_id(conn, idea.id)
         assert fresh is not None
         return StatusChange(fresh, old, new, reason, actor_id, tuple(queued), publish_key)
+
+    def queue_notices(
+        self, conn: Tx, idea: Idea, old: str, new: str, reason: str | None
+    ) -> tuple[int, ...]:
+        """Tell the followers who want DMs of a change another feature made (a challenge
+        stage), in the caller's unit: the same batched DMs as status changes (at most one an
+        hour per member). The author is told by the caller's publication, as for statuses."""
+        now = self._clock()
+        members = repo.dm_followers(conn, idea.id, exclude=idea.author_id)
+        for member_id in members:
+            repo.queue_notice(conn, idea.guild_id, member_id, idea.id, old, new, reason)
+            _, last_dm = repo.prefs(conn, idea.guild_id, member_id)
+            timers_repo.upsert_timer(
+                conn,
+                idea.guild_id,
+                DM_TIMER,
+                f"{idea.guild_id}:{member_id}",
+                to_iso(dm_allowed_at(last_dm, now)),
+                {"member_id": member_id},
+            )
+        return tuple(members)
 
     # -- editing -------------------------------------------------------------------------
     async def edit(
