@@ -39,6 +39,7 @@ from bot.services.ideas import (
     PUBLISH_CARD,
     PUBLISH_STATUS,
 )
+from cogs._challenges import check_challenge_open, open_challenge_autocomplete
 from cogs._common import access, mod_log, moderator_only
 from cogs._errors import notify_message_problem
 from cogs.ideas.publisher import IdeaPublisher
@@ -624,17 +625,24 @@ class Ideas(commands.Cog):
 
     # ---------------------------------------------------------------------- commands
     @group.command(name="submit", description="Share an idea (opens a form)")
-    @app_commands.describe(kind="What it is (idea, feedback, bug, story…)", tag="A topic tag")
+    @app_commands.describe(
+        kind="What it is (idea, feedback, bug, story…)",
+        tag="A topic tag",
+        challenge="The challenge it answers",
+    )
     @app_commands.autocomplete(kind=_kind_autocomplete)
+    @app_commands.autocomplete(challenge=open_challenge_autocomplete)
     async def submit(
         self,
         interaction: discord.Interaction,
         kind: str = "idea",
         tag: app_commands.Range[str, 1, 32] | None = None,
+        challenge: int | None = None,
     ) -> None:
         # A modal cannot follow a defer: only cheap checks here, the rest on submit.
         tags = (tag.strip().lower(),) if tag else ()
-        await interaction.response.send_modal(SubmitModal(kind.strip().lower(), tags))
+        await check_challenge_open(interaction, challenge)
+        await interaction.response.send_modal(SubmitModal(kind.strip().lower(), tags, challenge))
 
     @group.command(name="show", description="Show one idea")
     @app_commands.autocomplete(number=_idea_autocomplete)

@@ -404,10 +404,11 @@ class SubmitModal(ReportingModal, title="Share an idea"):
         placeholder="The problem it solves, who has it, how you'd know it works",
     )
 
-    def __init__(self, kind: str, tags: tuple[str, ...]) -> None:
+    def __init__(self, kind: str, tags: tuple[str, ...], challenge: int | None = None) -> None:
         super().__init__()
         self.kind = kind
         self.tags = tags
+        self.challenge = challenge  # a challenge's number: the idea answers it
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None and interaction.channel_id is not None
@@ -420,6 +421,7 @@ class SubmitModal(ReportingModal, title="Share an idea"):
             tags=self.tags,
             source="modal",
             source_channel_id=None,
+            challenge=self.challenge,
         )
         await _cog(interaction).submit_interactive(interaction, draft)
 
