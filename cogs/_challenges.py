@@ -16,9 +16,7 @@ async def open_challenge_autocomplete(
     """Challenges taking ideas now, narrowed by the number or words typed so far."""
     if interaction.guild_id is None:
         return []
-    found = await bot_of(interaction).services.challenges.open_for_submissions(
-        interaction.guild_id
-    )
+    found = await bot_of(interaction).services.challenges.open_for_submissions(interaction.guild_id)
     typed = current.strip().lstrip("#").lower()
     return [
         app_commands.Choice(name=clip(f"#{c.number} {c.title}", 100), value=c.number)
