@@ -121,8 +121,9 @@ def insert_challenge(conn: sqlite3.Connection, draft: ChallengeDraft, now: str) 
         ),
     ).fetchall()
     conn.executemany(
-        "INSERT INTO challenge_criteria (challenge_id, position, name, weight) VALUES (?, ?, ?, ?)",
-        [(challenge_id, i, c.name, c.weight) for i, c in enumerate(draft.criteria)],
+        "INSERT INTO challenge_criteria (challenge_id, guild_id, position, name, weight) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [(challenge_id, draft.guild_id, i, c.name, c.weight) for i, c in enumerate(draft.criteria)],
     )
     return int(challenge_id)
 

@@ -350,3 +350,25 @@ async def test_mentor_digest_export_and_forgetting(
         "SELECT mentor_id FROM challenge_mentors WHERE guild_id = ?", (g,)
     )
     assert mentor is not None and mentor[0] == FORMER_MEMBER
+
+
+async def test_purging_a_guild_removes_its_challenges_whole(
+    services: Services, clock: Clock
+) -> None:
+    challenge = await _challenge(services, clock)
+    g = challenge.guild_id
+    a = await _submit(services, challenge, ALICE, "A buddy for each newcomer")
+    await services.challenges.set_stage(g, a, Stage.SCREENED, STAFF)
+    await services.challenges.score(g, a, JUDGE1, ["3", "3", "3"], "")
+    await services.challenges.mentor(g, a, MENTOR, STAFF)
+    deleted = await services.guilds.purge(g)
+    for table in (
+        "challenges",
+        "challenge_criteria",
+        "challenge_entries",
+        "challenge_scores",
+        "challenge_mentors",
+    ):
+        assert deleted.get(table), table
+        row = await services.db.fetchone(f"SELECT count(*) FROM {table} WHERE guild_id = ?", (g,))
+        assert row is not None and row[0] == 0, table

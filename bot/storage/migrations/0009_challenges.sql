@@ -33,6 +33,7 @@ CREATE INDEX challenges_guild_phase ON challenges (guild_id, phase);
 
 CREATE TABLE challenge_criteria (
     challenge_id INTEGER NOT NULL REFERENCES challenges (id),
+    guild_id     INTEGER NOT NULL,                -- every row names its guild (purges)
     position     INTEGER NOT NULL,                -- 0..3, the order of the judge's form
     name         TEXT    NOT NULL,
     weight       INTEGER NOT NULL CHECK (weight > 0),
