@@ -9,11 +9,15 @@ import discord
 
 from bot.domain.challenge_model import Challenge, ChallengeView, Entry
 from bot.domain.challenges import STAGE_LABEL, Phase, Stage, Window
+from bot.render import charts
 from bot.render.ideas import clip, person, stamp
 
 COLOUR = discord.Colour.gold()
 #: Entries a leaderboard embed lists (one line each, within the 4,096-character description).
 BOARD_MAX = 20
+#: Rows of the results chart (the best scored ideas).
+CHART_ROWS = 15
+CHART_FILE = "challenge-results.png"
 
 PHASE_LABEL = {
     Phase.SUBMISSIONS: "📥 Taking ideas",
@@ -205,3 +209,20 @@ def mentor_text(challenge: Challenge, entry: Entry, mentor_id: int, members: Seq
 
 def mentor_thread_name(challenge: Challenge, entry: Entry) -> str:
     return clip(f"Mentoring #{entry.number} · {entry.title}", 100)
+
+
+def results_chart(view: ChallengeView) -> bytes | None:
+    """The judges' weighted scores of the best scored ideas as a bar chart (winners and
+    finalists highlighted); None when no idea was scored. Draws with matplotlib (tens of
+    milliseconds): call it off the event loop."""
+    scored = [e for e in view.entries if e.score is not None][:CHART_ROWS]
+    if not scored:
+        return None
+    return charts.horizontal_bars(
+        clip(f"{heading(view.challenge)}: judges' scores", 80),
+        [f"#{e.number} {e.title}" for e in scored],
+        [round(e.score or 0.0, 2) for e in scored],
+        subtitle=f"Weighted mean over judges, 1–5 · {criteria_text(view.challenge)}",
+        highlight={i for i, e in enumerate(scored) if e.stage in (Stage.WINNER, Stage.FINALIST)},
+        fallback_labels=[f"#{e.number}" for e in scored],
+    )

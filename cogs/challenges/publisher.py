@@ -8,6 +8,8 @@ each post appears once. A failure raises: the row is retried with backoff.
 
 from __future__ import annotations
 
+import asyncio
+import io
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -182,12 +184,19 @@ class ChallengePublisher:
         if view is None:
             return
         credited = [e.author_id for e in (*view.winners, *view.finalists) if e.author_id]
+        embed = render.leaderboard(view)
+        extra: dict[str, Any] = {}
+        chart = await asyncio.to_thread(render.results_chart, view)
+        if chart is not None:
+            extra["file"] = discord.File(io.BytesIO(chart), filename=render.CHART_FILE)
+            embed.set_image(url=f"attachment://{render.CHART_FILE}")
         await self._post_once(
             channel,
             render.results_text(view),
             since,
             look=look,
-            embed=render.leaderboard(view),
+            embed=embed,
+            **extra,
             allowed_mentions=discord.AllowedMentions(
                 users=[discord.Object(m) for m in credited], everyone=False, roles=False
             ),

@@ -265,6 +265,8 @@ async def test_a_challenge_with_three_ideas_two_judges_a_mentor_a_wildcard_and_a
         assert f"#{carol_idea}" in results.content and "wildcard" in results.content
         assert "⭐" in embed_text(results)
         assert set(results.mention_ids) >= {c.alice.id, c.carol.id}
+        assert [a.filename for a in results.attachments] == ["challenge-results.png"]
+        assert results.attachments[0].data.startswith(b"\x89PNG")
         public = await _slash(env, c.bob, "challenge leaderboard", challenge=1)
         assert "⭐ 4.17" in embed_text(public) and "👍" in embed_text(public)
         assert (await services.challenges.get(g, 1)).phase is Phase.PUBLISHED
