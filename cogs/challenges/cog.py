@@ -24,7 +24,14 @@ from bot.domain.challenges import STAGE_LABEL, Stage
 from bot.domain.guild_config import Access
 from bot.errors import InvalidInput, PermissionDenied
 from bot.render import challenges as render
-from bot.services.challenges import PUBLISH_ANNOUNCE, PUBLISH_MENTOR, PUBLISH_POST, PUBLISH_STAGE
+from bot.scheduling.timers import Timer
+from bot.services.challenges import (
+    POINTS_TIMER,
+    PUBLISH_ANNOUNCE,
+    PUBLISH_MENTOR,
+    PUBLISH_POST,
+    PUBLISH_STAGE,
+)
 from cogs._common import access, moderator_only, require
 from cogs.challenges.publisher import ChallengePublisher
 from cogs.challenges.ui import CreateModal, ScoreModal, SubmitIdeaButton, challenge_autocomplete
@@ -73,6 +80,16 @@ class Challenges(commands.Cog):
         timers.register(PUBLISH_POST, self.publisher.publish_post)
         timers.register(PUBLISH_STAGE, self.publisher.publish_stage)
         timers.register(PUBLISH_MENTOR, self.publisher.publish_mentor)
+        # The rewards, then the reward roles that follow members' totals (a Discord step the
+        # service alone cannot take; without this cog the service's handler pays alone).
+        timers.register(POINTS_TIMER, self.pay_rewards)
+
+    async def pay_rewards(self, timer: Timer) -> None:
+        await self.services.challenges.on_points(timer)
+        points: Any = self.bot.get_cog("Points")
+        if points is not None:
+            members = [int(a["member_id"]) for a in timer.payload["awards"]]
+            await points.apply_role_rewards(timer.guild_id, members)
 
     async def _staff(self, interaction: discord.Interaction) -> bool:
         levels = await access(interaction)

@@ -35,6 +35,7 @@ def _add_judges(driver: Driver, community: Community) -> None:
     judges: Role = driver.add_role(community.guild, "Judges")
     WORLD["judges_role"] = judges
     WORLD["forum"] = driver.add_forum(community.guild, "challenges")
+    WORLD["champions"] = driver.add_role(community.guild, "Champions")
     WORLD["judge1"] = driver.add_member(community.guild, "Jude (judge)", roles=[judges])
     WORLD["judge2"] = driver.add_member(community.guild, "Jo (judge)", roles=[judges])
 
@@ -271,8 +272,13 @@ async def test_a_challenge_with_three_ideas_two_judges_a_mentor_a_wildcard_and_a
         assert "⭐ 4.17" in embed_text(public) and "👍" in embed_text(public)
         assert (await services.challenges.get(g, 1)).phase is Phase.PUBLISHED
 
-        # 8. Rewards through the points service, once.
+        # 8. Rewards through the points service, once; reward roles follow the totals.
+        champions: Role = WORLD["champions"]
+        await services.guild_settings.set_values(
+            g, {"points_role_rewards": [f"100:{champions.id}"]}, c.owner.id
+        )
         await services.timers.run_due()
+        await d.wait_for_role_change(c.alice, champions, added=True)
         await services.timers.run_due()
         paid = await services.db.fetchall(
             "SELECT member_id, delta, kind FROM points_ledger WHERE guild_id = ? "
