@@ -42,7 +42,6 @@ from bot.domain.challenge_model import (
 from bot.domain.challenges import (
     AFTER,
     NOTE_MAX,
-    PHASE_ORDER,
     STAGE_LABEL,
     WINDOWS,
     Contender,
@@ -576,15 +575,17 @@ class ChallengeService:
             challenge = repo.get_by_id(conn, challenge_id)
             if challenge is None:
                 return []
-            before, after = _OPEN_IN[window], AFTER[window]
-            if PHASE_ORDER.index(challenge.phase) < PHASE_ORDER.index(before):
-                # An earlier window has not closed yet (its timer runs first): close it.
-                return []
-            if not repo.advance_phase(conn, challenge.id, before, after, to_iso(now)):
-                return []  # closed already: a run again after a crash
-            out = [self._post(conn, challenge, f"window:{window.value}", now)]
-            if window is Window.JUDGING:
-                out += self._wildcard(conn, challenge, now)
+            out: list[Publication] = []
+            # This window and any earlier one still open (its timer failed and waits for a
+            # retry) close now, in order; a window closed already is skipped: each closes
+            # once, whichever timer gets there first.
+            for earlier in WINDOWS[: WINDOWS.index(window) + 1]:
+                before, after = _OPEN_IN[earlier], AFTER[earlier]
+                if not repo.advance_phase(conn, challenge.id, before, after, to_iso(now)):
+                    continue
+                out.append(self._post(conn, challenge, f"window:{earlier.value}", now))
+                if earlier is Window.JUDGING:
+                    out += self._wildcard(conn, challenge, now)
             return out
 
         publications = await self._db.write(unit)

@@ -244,9 +244,19 @@ class ChallengePublisher:
             return None
         members = [int(m) for m in timer.payload["members"]]
         idea = await self.services.ideas.get_by_id(entry.idea_id)
-        parent = await self._get_channel(idea.card_channel_id if idea else None)
-        if not isinstance(parent, discord.TextChannel):
-            parent = await self._get_channel(challenge.channel_id)
+        # Beside the idea's card; else the challenge's channel; else (cards and challenge in
+        # forums, where private threads cannot be) the ideas or staff channel.
+        config = await self.services.guild_settings.get(challenge.guild_id)
+        parent: Any = None
+        for candidate in (
+            idea.card_channel_id if idea else None,
+            challenge.channel_id,
+            config.channel("ideas_channel"),
+            config.channel("staff_channel"),
+        ):
+            parent = await self._get_channel(candidate)
+            if isinstance(parent, discord.TextChannel):
+                break
         if not isinstance(parent, discord.TextChannel):
             raise RuntimeError(f"mentoring {mentoring_id}: no text channel for its thread")
         name = render.mentor_thread_name(challenge, entry)

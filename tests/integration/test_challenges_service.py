@@ -372,3 +372,21 @@ async def test_purging_a_guild_removes_its_challenges_whole(
         assert deleted.get(table), table
         row = await services.db.fetchone(f"SELECT count(*) FROM {table} WHERE guild_id = ?", (g,))
         assert row is not None and row[0] == 0, table
+
+
+async def test_a_later_window_closes_an_earlier_one_still_waiting_for_its_retry(
+    services: Services, clock: Clock, posts: Posts
+) -> None:
+    challenge = await _challenge(services, clock)
+    clock.advance(2 * DAY + timedelta(minutes=1))
+
+    class Due:
+        def __init__(self) -> None:
+            self.guild_id = challenge.guild_id
+            self.payload = {"challenge_id": challenge.id, "window": "screening"}
+
+    # The submission window's timer failed (say) and waits; screening's runs first.
+    await services.challenges.on_window(Due())
+    assert (await services.challenges.by_id(challenge.id)).phase is Phase.SHORTLISTING  # type: ignore[union-attr]
+    await services.timers.run_due()  # the submission timer, at last: nothing more
+    assert posts.count("window:submission") == 1 and posts.count("window:screening") == 1
