@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import discord
 
 from bot.domain.challenge_model import Challenge, ChallengeView, Entry
-from bot.domain.challenges import STAGE_LABEL, Phase, Stage, Window
+from bot.domain.challenges import STAGE_LABEL as STAGE_LABEL
+from bot.domain.challenges import Phase, Stage, Window
 from bot.render import charts
 from bot.render.ideas import clip, person, stamp
 

@@ -370,6 +370,18 @@ class ChallengeService:
 
         return await self._db.read(read)
 
+    async def open_entries(self, guild_id: int) -> list[Entry]:
+        """The ideas of the guild's challenges whose results are not published yet."""
+
+        def read(conn: Tx) -> list[Entry]:
+            out: list[Entry] = []
+            for challenge in repo.list_challenges(conn, guild_id, limit=LIST_LIMIT):
+                if not challenge.published:
+                    out += repo.entries(conn, challenge.id)
+            return out
+
+        return await self._db.read(read)
+
     async def entry_of(self, idea_id: int) -> Entry | None:
         return await self._db.read(lambda c: repo.entry_by_idea(c, idea_id))
 

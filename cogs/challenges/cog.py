@@ -34,7 +34,13 @@ from bot.services.challenges import (
 )
 from cogs._common import access, moderator_only, require
 from cogs.challenges.publisher import ChallengePublisher
-from cogs.challenges.ui import CreateModal, ScoreModal, SubmitIdeaButton, challenge_autocomplete
+from cogs.challenges.ui import (
+    CreateModal,
+    ScoreModal,
+    SubmitIdeaButton,
+    challenge_autocomplete,
+    entry_autocomplete,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=Any)
@@ -150,6 +156,7 @@ class Challenges(commands.Cog):
     @group.command(name="stage", description="Move an idea to its next challenge stage")
     @app_commands.describe(idea="The idea's number", stage="Its new stage")
     @app_commands.choices(stage=STAGE_CHOICES)
+    @app_commands.autocomplete(idea=entry_autocomplete)
     @moderator_only()
     async def stage(
         self, interaction: discord.Interaction, idea: app_commands.Range[int, 1], stage: str
@@ -167,6 +174,7 @@ class Challenges(commands.Cog):
 
     @group.command(name="mentor", description="Give an idea a mentor (a private thread)")
     @app_commands.describe(idea="The idea's number", member="The mentor")
+    @app_commands.autocomplete(idea=entry_autocomplete)
     @moderator_only()
     async def mentor(
         self,
@@ -206,6 +214,7 @@ class Challenges(commands.Cog):
     # ------------------------------------------------------------------- judges
     @group.command(name="score", description="Score a challenge idea (judges): a scorecard")
     @app_commands.describe(idea="The idea's number")
+    @app_commands.autocomplete(idea=entry_autocomplete)
     @judge_only()
     async def score(
         self, interaction: discord.Interaction, idea: app_commands.Range[int, 1]

@@ -171,3 +171,21 @@ async def challenge_autocomplete(
         for c, _ in items
         if not typed or typed == str(c.number) or typed in c.title.lower()
     ][:25]
+
+
+async def entry_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[int]]:
+    """Ideas of challenges still running, narrowed by the number or words typed so far."""
+    if interaction.guild_id is None:
+        return []
+    entries = await _challenges(interaction).open_entries(interaction.guild_id)
+    typed = current.strip().lstrip("#").lower()
+    return [
+        app_commands.Choice(
+            name=render.clip(f"#{e.number} {e.title} ({render.STAGE_LABEL[e.stage]})", 100),
+            value=e.number,
+        )
+        for e in entries
+        if not typed or typed == str(e.number) or typed in e.title.lower()
+    ][:25]

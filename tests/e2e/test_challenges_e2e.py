@@ -194,6 +194,12 @@ async def test_a_challenge_with_three_ideas_two_judges_a_mentor_a_wildcard_and_a
         assert sorted(e.number for e in view.entries) == sorted([a, b, carol_idea])
         assert all(e.stage is Stage.SUBMITTED for e in view.entries)
 
+        # Choosing a challenge and its ideas: autocomplete offers what is running.
+        offered = await d.autocomplete(c.bob, "idea submit", "challenge", "onboard")
+        assert [o["value"] for o in offered] == [1]
+        offered = await d.autocomplete(c.mod, "challenge stage", "idea", "buddy")
+        assert [o["value"] for o in offered] == [a] and "Submitted" in offered[0]["name"]
+
         # The crowd prefers Carol's idea; Bob likes Alice's.
         for voter in (c.dave, c.owner, c.staffer):
             await _vote(env, voter, carol_idea)
