@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 import discord
 
-from bot.domain.challenge_model import Challenge, ChallengeView, Entry
+from bot.domain.challenge_model import Challenge, ChallengeView, Entry, Scorecard
 from bot.domain.challenges import STAGE_LABEL as STAGE_LABEL
-from bot.domain.challenges import Phase, Stage, Window
+from bot.domain.challenges import Phase, Stage, Window, judge_score
 from bot.render import charts
 from bot.render.ideas import clip, person, stamp
 
@@ -227,3 +227,24 @@ def results_chart(view: ChallengeView) -> bytes | None:
         highlight={i for i, e in enumerate(scored) if e.stage in (Stage.WINNER, Stage.FINALIST)},
         fallback_labels=[f"#{e.number}" for e in scored],
     )
+
+
+def scorecards(challenge: Challenge, entry: Entry, cards: Sequence[Scorecard]) -> discord.Embed:
+    """Each judge's scores, weighted mean and private note on one idea (staff only)."""
+    lines = []
+    for card in cards:
+        scores = " · ".join(
+            f"{c.name} {s}" for c, s in zip(challenge.criteria, card.scores, strict=False)
+        )
+        mean = judge_score(card.scores, challenge.criteria)
+        line = f"{person(card.judge_id)}: {scores} → **{mean:.2f}**"
+        if card.note:
+            line += f"\n> {clip(card.note, 300)}"
+        lines.append(line)
+    embed = discord.Embed(
+        title=clip(f"Scorecards · #{entry.number} {entry.title}", 256),
+        description=clip("\n".join(lines) or "No judge has scored it yet.", 4096),
+        colour=COLOUR,
+    )
+    embed.set_footer(text=f"{heading(challenge)} · private to staff")
+    return embed

@@ -37,6 +37,7 @@ from bot.domain.challenge_model import (
     ChallengeView,
     Entry,
     Mentoring,
+    Scorecard,
     StageChange,
 )
 from bot.domain.challenges import (
@@ -513,6 +514,17 @@ class ChallengeService:
             return entry, replaced
 
         return await self._db.write(unit)
+
+    async def scorecards(
+        self, guild_id: int, idea_number: int
+    ) -> tuple[Challenge, Entry, list[Scorecard]]:
+        """An idea's scorecards with the judges' private notes (staff: the cog checks)."""
+
+        def read(conn: Tx) -> tuple[Challenge, Entry, list[Scorecard]]:
+            challenge, entry = self._entry(conn, guild_id, idea_number)
+            return challenge, entry, repo.scorecards_of(conn, entry.idea_id)
+
+        return await self._db.read(read)
 
     # -- mentors ---------------------------------------------------------------------------
     async def mentor(

@@ -296,6 +296,17 @@ def scorecards(conn: sqlite3.Connection, challenge_id: int) -> list[Scorecard]:
     ]
 
 
+def scorecards_of(conn: sqlite3.Connection, idea_id: int) -> list[Scorecard]:
+    return [
+        Scorecard(r["idea_id"], r["judge_id"], tuple(orjson.loads(r["scores"])), r["note"])
+        for r in conn.execute(
+            "SELECT idea_id, judge_id, scores, note FROM challenge_scores "
+            "WHERE idea_id = ? ORDER BY id",
+            (idea_id,),
+        )
+    ]
+
+
 # -- mentors -------------------------------------------------------------------------------
 def insert_mentor(
     conn: sqlite3.Connection, entry: Entry, guild_id: int, mentor_id: int, actor_id: int, now: str

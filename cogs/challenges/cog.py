@@ -211,6 +211,22 @@ class Challenges(commands.Cog):
             ephemeral=True,
         )
 
+    @group.command(name="scorecards", description="The judges' scorecards and notes on an idea")
+    @app_commands.describe(idea="The idea's number")
+    @app_commands.autocomplete(idea=entry_autocomplete)
+    @moderator_only()
+    async def scorecards(
+        self, interaction: discord.Interaction, idea: app_commands.Range[int, 1]
+    ) -> None:
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True)
+        challenge, entry, cards = await self.services.challenges.scorecards(
+            interaction.guild_id, idea
+        )
+        await interaction.followup.send(
+            embed=render.scorecards(challenge, entry, cards), ephemeral=True
+        )
+
     # ------------------------------------------------------------------- judges
     @group.command(name="score", description="Score a challenge idea (judges): a scorecard")
     @app_commands.describe(idea="The idea's number")

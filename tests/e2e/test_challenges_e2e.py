@@ -224,6 +224,11 @@ async def test_a_challenge_with_three_ideas_two_judges_a_mentor_a_wildcard_and_a
         board = await _slash(env, c.alice, "challenge leaderboard", challenge=1)
         assert "private until the results are published" in embed_text(board)
         assert "⭐" not in embed_text(board)
+        cards = await _slash(env, c.mod, "challenge scorecards", idea=a)
+        assert cards.ephemeral and "Cheap to try" in embed_text(cards)
+        assert f"<@{judge1.id}>: Impact 5 · Feasibility 4 · Fit 3 → **4.33**" in embed_text(cards)
+        refused = await _slash(env, judge1, "challenge scorecards", idea=a)
+        assert refused.ephemeral and "Only moderators" in refused.content
         staff_view = await _slash(env, c.mod, "challenge show", challenge=1)
         assert "⭐ 4.17 (2 judges)" in embed_text(staff_view)  # ((26 / 6) + 4) / 2
 
