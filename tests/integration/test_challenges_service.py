@@ -390,3 +390,43 @@ async def test_a_later_window_closes_an_earlier_one_still_waiting_for_its_retry(
     assert (await services.challenges.by_id(challenge.id)).phase is Phase.SHORTLISTING  # type: ignore[union-attr]
     await services.timers.run_due()  # the submission timer, at last: nothing more
     assert posts.count("window:submission") == 1 and posts.count("window:screening") == 1
+
+
+async def test_the_challenge_queries_use_indexes(services: Services, clock: Clock) -> None:
+    """The reads every command and window makes search an index; none scans a table."""
+    from bot.storage import challenges as repo
+
+    challenge = await _challenge(services, clock)
+    g = challenge.guild_id
+    number = await _submit(services, challenge, ALICE, "A buddy for each newcomer")
+    queries = {
+        "by number": lambda c: repo.get_by_number(c, g, challenge.number),
+        "entries": lambda c: repo.entries(c, challenge.id),
+        "entry by idea number": lambda c: repo.entry_by_number(c, g, number),
+        "scorecards": lambda c: repo.scorecards(c, challenge.id),
+        "open": lambda c: repo.list_challenges(c, g, limit=5, phase=Phase.SUBMISSIONS),
+        "digest": lambda c: repo.active_between(c, g, "2026-01-01", "2026-02-01"),
+    }
+
+    def plan(conn: Any) -> list[tuple[str, str, str]]:
+        found = []
+        for name, query in queries.items():
+            captured: list[str] = []
+            conn.set_trace_callback(captured.append)
+            try:
+                query(conn)
+            finally:
+                conn.set_trace_callback(None)
+            for sql in captured:
+                if sql.lstrip().upper().startswith("SELECT"):
+                    rows = conn.execute("EXPLAIN QUERY PLAN " + sql).fetchall()
+                    found.append((name, sql, " | ".join(str(r[3]) for r in rows)))
+        return found
+
+    plans = await services.db.read(plan)
+    assert plans
+    for name, sql, detail in plans:
+        scans = [
+            part for part in detail.split(" | ") if part.startswith("SCAN") and "USING" not in part
+        ]
+        assert not scans, (name, sql, detail)
