@@ -10,7 +10,7 @@ did not make finalists gets a wildcard finalist place.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -93,19 +93,6 @@ AFTER = {
     Window.SHORTLIST: Phase.JUDGING,
     Window.JUDGING: Phase.CLOSED,
 }
-PHASE_ORDER = (
-    Phase.SUBMISSIONS,
-    Phase.SCREENING,
-    Phase.SHORTLISTING,
-    Phase.JUDGING,
-    Phase.CLOSED,
-    Phase.PUBLISHED,
-)
-
-
-def phase_reached(current: Phase, target: Phase) -> bool:
-    """Whether ``current`` is ``target`` or later."""
-    return PHASE_ORDER.index(current) >= PHASE_ORDER.index(target)
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,17 +267,3 @@ def validate_text(text: str, what: str, *, required: bool = True) -> str:
 def check_points(finalist: int, winner: int) -> None:
     if finalist < 0 or winner < 0:
         raise ChallengeError("Reward points cannot be negative.")
-
-
-def stage_of(value: str) -> Stage:
-    try:
-        return Stage(value)
-    except ValueError:
-        raise ChallengeError(f"There is no stage `{value}`.") from None
-
-
-def count_by_stage(stages: Iterable[Stage]) -> Mapping[Stage, int]:
-    out = dict.fromkeys(Stage, 0)
-    for stage in stages:
-        out[stage] += 1
-    return out

@@ -314,13 +314,6 @@ class ChallengeService:
         fresh = await self.by_id(change.challenge.id)
         return ChallengeChange(fresh or change.challenge, change.publications)
 
-    async def attach_announcement(
-        self, challenge_id: int, channel_id: int, message_id: int
-    ) -> None:
-        await self._db.write(
-            lambda c: repo.set_announcement(c, challenge_id, channel_id, message_id)
-        )
-
     def announcement_recorder(
         self, challenge_id: int, channel_id: int, message_id: int
     ) -> Callable[[Tx], None]:
