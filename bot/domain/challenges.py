@@ -143,6 +143,11 @@ def parse_criteria(text: str) -> tuple[Criterion, ...]:
     return tuple(out)
 
 
+def check_criteria(criteria: Sequence[Criterion]) -> None:
+    """Criteria as stored must obey what :func:`parse_criteria` enforces on typed text."""
+    parse_criteria("; ".join(f"{c.name}:{c.weight}" for c in criteria))
+
+
 def check_dates(now: datetime, ends: Sequence[datetime]) -> None:
     """The four window ends must be in the future and in order (each after the one before)."""
     if len(ends) != len(WINDOWS):

@@ -50,6 +50,7 @@ from bot.domain.challenges import (
     Phase,
     Stage,
     Window,
+    check_criteria,
     check_dates,
     check_points,
     check_stage,
@@ -266,8 +267,7 @@ class ChallengeService:
             problem = validate_text(draft.problem, "what problem the challenge is about")
             good = validate_text(draft.good_answer, "what a good answer looks like")
             check_dates(now, draft.ends)
-            if not 1 <= len(draft.criteria) <= 4 or any(c.weight <= 0 for c in draft.criteria):
-                parse_criteria("; ".join(f"{c.name}:{c.weight}" for c in draft.criteria))
+            check_criteria(draft.criteria)
             check_points(draft.finalist_points, draft.winner_points)
         clean = ChallengeDraft(
             guild_id=draft.guild_id,
