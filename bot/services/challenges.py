@@ -411,6 +411,8 @@ class ChallengeService:
 
         change, publication = await self._db.write(unit)
         await self._run((publication,))
+        if change.notified and self.timers is not None:
+            await self.timers.wake()  # the followers' batched DMs
         return change
 
     def _told(
@@ -609,6 +611,8 @@ class ChallengeService:
         if publications:
             await faults.reached("challenges.after-window-commit")
         await self._run(publications)
+        if len(publications) > 1 and self.timers is not None:
+            await self.timers.wake()  # the wildcard's followers' batched DMs
 
     def _wildcard(self, conn: Tx, challenge: Challenge, now: datetime) -> list[Publication]:
         entries = repo.entries(conn, challenge.id)

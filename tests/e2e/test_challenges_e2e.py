@@ -209,9 +209,13 @@ async def test_a_challenge_with_three_ideas_two_judges_a_mentor_a_wildcard_and_a
         for n in (a, b, carol_idea):
             said = await _slash(env, c.mod, "challenge stage", idea=n, stage="screened")
             assert said.ephemeral and "Screened" in said.content
+        # Bob voted for Alice's idea (voters follow) and wants followers' DMs.
+        await _slash(env, c.bob, "idea notifications", setting="on")
         await _slash(env, c.mod, "challenge stage", idea=a, stage="shortlisted")
         dm = await d.wait_for_dm(c.alice, predicate=lambda m: "Shortlisted" in m.content)
         assert "Challenge #1" in dm.content
+        follower = await d.wait_for_dm(c.bob, predicate=lambda m: "ideas you follow" in m.content)
+        assert f"#{a}" in follower.content and "🔎 Screened → 📋 Shortlisted" in follower.content
         await _slash(env, c.mod, "challenge stage", idea=b, stage="shortlisted")
         await _slash(env, c.mod, "challenge stage", idea=carol_idea, stage="not_selected")
 
