@@ -334,6 +334,9 @@ async def test_mentor_digest_export_and_forgetting(
     section = await services.challenges.digest_section(g, Period(now - DAY, now + DAY))
     assert section is not None and "Challenge #1" in section.lines[0]
     assert section.metrics["Challenge ideas"] == 1
+    digest = await services.digests.preview(g)  # the registry puts it in the staff digest
+    (shown,) = [s for s in digest.sections if s.key == "challenges"]
+    assert "Onboarding in one evening" in shown.lines[0]
     rows = [r async for r in services.exports.rows("challenge_entries", g)]
     assert rows[0]["idea"] == a and rows[0]["score"] is None  # not published: no score
     (exported,) = [r async for r in services.exports.rows("challenges", g)]
