@@ -23,7 +23,7 @@ from ideas_helpers import Clock, dms_to, running_cocreate
 
 from bot.demo.community import Community
 from bot.domain.challenges import Phase, Stage
-from bot.sandbox import Channel, ChannelType, Driver, Member, Message, Role
+from bot.sandbox import ApiError, Channel, ChannelType, Driver, Member, Message, Role
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="function")]
 
@@ -245,6 +245,9 @@ async def test_a_challenge_with_three_ideas_two_judges_a_mentor_a_wildcard_and_a
         welcome = await d.wait_for_message(mentoring, contains="mentors idea")
         assert {c.alice.id, c.staffer.id} <= mentoring.member_ids
         assert c.bob.id not in mentoring.member_ids
+        await d.post(mentoring, c.alice, "Thanks! Where do I start?")
+        with pytest.raises(ApiError):  # private: Bob cannot even see it
+            await d.post(mentoring, c.bob, "Can I join?")
         assert f"<@{c.alice.id}>" in welcome.content
 
         await _slash(env, c.mod, "challenge stage", idea=a, stage="finalist")
