@@ -17,7 +17,7 @@ from bot.domain.challenge_model import (
     Scorecard,
 )
 from bot.domain.challenges import Criterion, Phase, Stage
-from bot.storage.common import from_iso
+from bot.storage.common import fits_integer, from_iso
 
 _COLUMNS = (
     "id, guild_id, number, title, problem, good_answer, author_id, phase, submission_end, "
@@ -136,6 +136,8 @@ def get_by_id(conn: sqlite3.Connection, challenge_id: int) -> Challenge | None:
 
 
 def get_by_number(conn: sqlite3.Connection, guild_id: int, number: int) -> Challenge | None:
+    if not fits_integer(number):  # a forged custom_id: no challenge has it
+        return None
     row = conn.execute(
         f"SELECT {_COLUMNS} FROM challenges WHERE guild_id = ? AND number = ?", (guild_id, number)
     ).fetchone()
@@ -218,6 +220,8 @@ def insert_entry(
 
 
 def entry_by_number(conn: sqlite3.Connection, guild_id: int, number: int) -> Entry | None:
+    if not fits_integer(number):
+        return None
     row = conn.execute(
         f"{_ENTRY} WHERE i.guild_id = ? AND i.number = ?", (guild_id, number)
     ).fetchone()

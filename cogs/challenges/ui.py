@@ -33,7 +33,7 @@ def announcement_view(challenge: Challenge, *, open_: bool = True) -> discord.ui
 class SubmitIdeaButton(
     ReportingDynamicItem,
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"challenge:submit:(?P<number>\d{1,9})",
+    template=r"challenge:submit:(?P<number>\d+)",
 ):
     """Opens the idea form bound to the challenge, while it takes ideas."""
 
