@@ -327,18 +327,28 @@ async def test_mentor_digest_export_and_forgetting(
     assert posts.count(PUBLISH_MENTOR) == 1
     with pytest.raises(Conflict, match="already"):
         await services.challenges.mentor(g, a, MENTOR, STAFF)
+    # An idea captured by someone else credits its capturer: they join the thread too.
+    captured = await services.ideas.submit(
+        IdeaDraft(g, BOB, "Welcome posts by the team", "", contributors=(CAROL,), challenge=1),
+        check_rate=False,
+    )
+    with_capturer = await services.challenges.mentor(g, captured.idea.number, MENTOR, STAFF)
+    assert with_capturer.members == (BOB, CAROL, MENTOR)
+    with pytest.raises(InvalidInput, match="author"):
+        await services.challenges.mentor(g, captured.idea.number, BOB, STAFF)
     await services.challenges.set_stage(g, a, Stage.SCREENED, STAFF)
     await services.challenges.score(g, a, JUDGE1, ["3", "3", "3"], "private words")
 
     now = clock()
     section = await services.challenges.digest_section(g, Period(now - DAY, now + DAY))
     assert section is not None and "Challenge #1" in section.lines[0]
-    assert section.metrics["Challenge ideas"] == 1
+    assert section.metrics["Challenge ideas"] == 2
     digest = await services.digests.preview(g)  # the registry puts it in the staff digest
     (shown,) = [s for s in digest.sections if s.key == "challenges"]
     assert "Onboarding in one evening" in shown.lines[0]
     rows = [r async for r in services.exports.rows("challenge_entries", g)]
-    assert rows[0]["idea"] == a and rows[0]["score"] is None  # not published: no score
+    assert [r["idea"] for r in rows] == [a, captured.idea.number]
+    assert rows[0]["score"] is None  # not published: no score
     (exported,) = [r async for r in services.exports.rows("challenges", g)]
     assert exported["criteria"] == "Impact:3; Feasibility:2; Fit:1"
 
