@@ -16,6 +16,13 @@ from typing import TYPE_CHECKING
 from bot.scheduling.digest_cron import next_fire
 from bot.scheduling.timers import TimerService
 from bot.services.audit import AuditService
+from bot.services.challenges import (
+    EXPORT_CHALLENGES,
+    EXPORT_ENTRIES,
+    WINDOW_TIMER,
+    ChallengeService,
+)
+from bot.services.challenges import POINTS_TIMER as CHALLENGE_POINTS
 from bot.services.container import Services, backups_dir, migrate, utcnow
 from bot.services.digests import DigestService
 from bot.services.exports import ExportService
@@ -54,6 +61,7 @@ def create_services(settings: Settings, *, clock: Callable[[], datetime] | None 
     privacy.register("points", points.forget)
     ideas.on_events.append(points.notify)  # the consumer wakes after each idea commit
     ideas.apply_events = points.apply_in_unit  # ...unless a capture applied its own
+    ideas.inline_consumer = points.notify
     guild_settings.on_change.append(ideas.settings_changed)
     polls = PollService(db, guild_settings, now, points)
     privacy.register("polls", polls.forget)
@@ -75,6 +83,19 @@ def create_services(settings: Settings, *, clock: Callable[[], datetime] | None 
     ideas.on_events.append(webhooks.notify)
     privacy.register("webhooks", webhooks.forget)
     timers.register(DELIVER_TIMER, webhooks.deliver)
+    exports = ExportService(db)
+    # Challenges: their ideas attach inside the ideas' submit unit; windows and rewards are
+    # timer rows; they report in the digest and the export, and forget members.
+    challenges = ChallengeService(
+        db, guild_settings, now, ideas=ideas, points=points, timers=timers
+    )
+    ideas.on_submit.append(challenges.attach)
+    timers.register(WINDOW_TIMER, challenges.on_window)
+    timers.register(CHALLENGE_POINTS, challenges.on_points)
+    privacy.register("challenges", challenges.forget)
+    digests.register_section("challenges", challenges.digest_section)
+    exports.register("challenges", challenges.export_challenges, columns=EXPORT_CHALLENGES)
+    exports.register("challenge_entries", challenges.export_entries, columns=EXPORT_ENTRIES)
     return Services(
         settings=settings,
         db=db,
@@ -89,8 +110,9 @@ def create_services(settings: Settings, *, clock: Callable[[], datetime] | None 
         timers=timers,
         clock=now,
         digests=digests,
-        exports=ExportService(db),
+        exports=exports,
         webhooks=webhooks,
+        challenges=challenges,
     )
 
 

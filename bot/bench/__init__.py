@@ -31,6 +31,7 @@ SUITES: dict[str, str] = {
     "polls": "bot.bench.polls",
     "digests": "bot.bench.digests",
     "media": "bot.bench.media",
+    "challenges": "bot.bench.challenges",
 }
 
 

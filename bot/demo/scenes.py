@@ -413,6 +413,107 @@ async def scene_policy(driver: Driver, bot: CocreateBot, c: Community) -> str | 
     return _embed_body(shown) + "\n" + _embed_body(effective)
 
 
+async def _challenge_idea(
+    driver: Driver, who: Member, opened: InteractionResult, title: str
+) -> int:
+    form = await opened.response(10)
+    assert form.modal is not None
+    title_id, body_id = list(form.modal.fields)
+    answer = await _answer(
+        await driver.submit_modal(who, form, {title_id: title, body_id: "How it would work."})
+    )
+    return int(answer.content.split("Your idea is #", 1)[1].split(".", 1)[0])
+
+
+async def scene_challenges(driver: Driver, bot: CocreateBot, c: Community) -> str | None:
+    """A moderator asks one focused question with a deadline; members answer; judges score
+    on weighted criteria; a mentor helps; the crowd's favourite gets a wildcard; the winner
+    is rewarded."""
+    roles = f"<@&{c.staff_role.id}> <@&{c.moderator_role.id}>"
+    await _answer(
+        await driver.slash(c.mod, "config set", channel=c.staff, key="judge_roles", value=roles)
+    )
+    await _fill_form(
+        driver,
+        c.mod,
+        await driver.slash(
+            c.mod,
+            "challenge create",
+            channel=c.staff,
+            title="Help newcomers contribute in their first week",
+            submission_end="in 1d",
+            screening_end="in 2d",
+            shortlist_end="in 3d",
+            judging_end="in 4d",
+            criteria="Impact:3; Feasibility:2; Fit:1",
+            finalist_points=30,
+            winner_points=120,
+        ),
+        {
+            "problem": "Half of new members never post. They don't know where to start.",
+            "good_answer": "Something we can try within a month, and a way to see if it works.",
+        },
+    )
+    post = await driver.wait_for_message(c.announcements, contains="New challenge")
+    first = await _challenge_idea(
+        driver,
+        c.alice,
+        await driver.click(c.alice, post, "challenge:submit:1"),
+        "Pair every newcomer with a buddy",
+    )
+    second = await _challenge_idea(
+        driver,
+        c.bob,
+        await driver.click(c.bob, post, "challenge:submit:1"),
+        "A printable first-week checklist",
+    )
+    third = await _challenge_idea(
+        driver,
+        c.carol,
+        await driver.slash(c.carol, "idea submit", channel=c.general, challenge=1),
+        "Friday office hours with maintainers",
+    )
+    for voter in (c.dave, c.owner):
+        idea = await bot.services.ideas.get(c.guild.id, third)
+        assert idea.card_message_id is not None
+        card = driver.world.messages[idea.card_message_id]
+        await _answer(await driver.click(voter, card, f"idea:vote:{third}:up"))
+
+    async def stage(number: int, to: str) -> None:
+        await _answer(
+            await driver.slash(c.mod, "challenge stage", channel=c.staff, idea=number, stage=to)
+        )
+
+    for number in (first, second, third):
+        await stage(number, "screened")
+    await stage(first, "shortlisted")
+    await stage(second, "shortlisted")
+    await stage(third, "not_selected")
+    for judge, number, scores in (
+        (c.staffer, first, ["5", "4", "3"]),
+        (c.mod, first, ["4", "4", "4"]),
+        (c.staffer, second, ["3", "3", "4"]),
+        (c.mod, second, ["2", "3", "3"]),
+    ):
+        opened = await driver.slash(judge, "challenge score", channel=c.staff, idea=number)
+        values: dict[str, str | list[str]] = {f"score{i}": v for i, v in enumerate(scores)}
+        await _fill_form(driver, judge, opened, {**values, "note": ""})
+    await _answer(
+        await driver.slash(c.mod, "challenge mentor", channel=c.staff, idea=first, member=c.staffer)
+    )
+    await stage(first, "finalist")
+    await _days_pass(bot, 4.01)  # every window closes; judging's close brings the wildcard
+    await driver.wait_for_message(c.announcements, contains="judging is closed")
+    await stage(first, "winner")
+    await _answer(await driver.slash(c.mod, "challenge publish", channel=c.staff, challenge=1))
+    await driver.wait_for_message(c.announcements, contains="Results of")
+    await bot.services.timers.run_due()  # the rewards
+    board = await _answer(
+        await driver.slash(c.bob, "challenge leaderboard", channel=c.general, challenge=1)
+    )
+    return _embed_body(board)
+
+
 async def scene_privacy(driver: Driver, bot: CocreateBot, c: Community) -> str | None:
     """Carol asks to be forgotten; a moderator confirms; Carol gets a DM."""
     await _answer(await driver.slash(c.carol, "privacy forget-me", channel=c.general))
@@ -431,6 +532,7 @@ SCENES: list[tuple[str, Scene]] = [
     ("Points reward outcomes", scene_points),
     ("Polls and an outcome survey", scene_polls),
     ("A policy change is discussed before it takes effect", scene_policy),
+    ("A challenge: one question, judges, a mentor, a wildcard and a winner", scene_challenges),
     ("A member asks to be forgotten", scene_privacy),
 ]
 

@@ -97,6 +97,9 @@ class IdeaDraft:
     submitted_by: int | None = None
     #: A picture shown on the card (checked and scaled by bot.domain.images).
     image: IdeaImage | None = None
+    #: The number of the challenge it answers (checked and attached by the challenges
+    #: feature's submit hook, in the same unit as the idea); None: an ordinary idea.
+    challenge: int | None = None
 
     @property
     def submitter(self) -> int:

@@ -32,6 +32,8 @@ STATUS_STYLE: dict[IdeaStatus, tuple[str, str, discord.Colour]] = {
 
 
 def status_label(status: IdeaStatus | str) -> str:
+    if status not in STATUS_STYLE:  # a label another feature queued (a challenge stage)
+        return str(status)
     emoji, label, _ = STATUS_STYLE[IdeaStatus(status)]
     return f"{emoji} {label}"
 

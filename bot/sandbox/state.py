@@ -713,6 +713,13 @@ class World:
             perms = (perms & ~ow.deny) | ow.allow
         if not perms & P.VIEW_CHANNEL:
             return 0
+        # A private thread shows only to its members and to those who manage threads.
+        if (
+            channel.type is ChannelType.PRIVATE_THREAD
+            and user_id not in channel.member_ids
+            and not perms & P.MANAGE_THREADS
+        ):
+            return 0
         return perms
 
     def require(self, user_id: int, channel: Channel, needed: int) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bot.scheduling.timers import TimerService
 from bot.services.audit import AuditService
+from bot.services.challenges import ChallengeService
 from bot.services.digests import DigestService
 from bot.services.exports import ExportService
 from bot.services.guild_settings import GuildSettingsService
@@ -54,6 +55,7 @@ class Services:
     digests: DigestService
     exports: ExportService
     webhooks: WebhookService
+    challenges: ChallengeService
     clock: Callable[[], datetime] = field(default=utcnow)
 
     async def start(self) -> MigrationReport:

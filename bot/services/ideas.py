@@ -115,12 +115,20 @@ class IdeaService:
         #: Called after each commit that emitted outbox events (points wakes up on it).
         self.on_events: list[Callable[[], None]] = []
         #: Applies a capture's outbox events inside its own unit when it can (points:
-        #: ``apply_in_unit``); then ``on_events`` is not called for that commit.
+        #: ``apply_in_unit``), standing in for the consumer ``inline_consumer`` (one of
+        #: ``on_events``): that one is not woken for the commit, the others still are.
         self.apply_events: Callable[[Tx, int], bool] | None = None
+        self.inline_consumer: Callable[[], None] | None = None
+        #: Called inside the submit unit after the idea row is inserted, with the unit's
+        #: connection, the draft, the new idea's id and the time; raising refuses the
+        #: submission (nothing is stored). Challenges attach their ideas here.
+        self.on_submit: list[Callable[[Tx, IdeaDraft, int, datetime], None]] = []
 
     # -- helpers ---------------------------------------------------------------------
-    def _emitted(self) -> None:
+    def _emitted(self, applied_inline: bool = False) -> None:
         for callback in self.on_events:
+            if applied_inline and callback == self.inline_consumer:
+                continue  # the commit already holds what this consumer would have done
             callback()
 
     async def capture_for(self, guild_id: int) -> CaptureConfig:
@@ -268,6 +276,8 @@ class IdeaService:
             idea_id = repo.insert_idea(conn, draft, to_iso(posted))
             if draft.image is not None:
                 media_repo.insert_image(conn, idea_id, draft.image)
+            for hook in self.on_submit:
+                hook(conn, draft, idea_id, now)
             common.emit_event(
                 conn,
                 draft.guild_id,
@@ -295,11 +305,10 @@ class IdeaService:
             applied[0] = _apply_in_unit(conn, self.apply_events, draft.guild_id)
             return Submission(idea, True, publication)
 
-        applied = [False]  # the unit's events applied in it: nobody to wake
+        applied = [False]  # the unit's events applied in it: the points consumer sleeps
         submission = await self._db.write(unit)
         if submission.created:
-            if not applied[0]:
-                self._emitted()
+            self._emitted(applied_inline=applied[0])
             await self._reindex(submission.idea)
         return submission
 
@@ -634,6 +643,27 @@ class IdeaService:
         fresh = repo.get_by_id(conn, idea.id)
         assert fresh is not None
         return StatusChange(fresh, old, new, reason, actor_id, tuple(queued), publish_key)
+
+    def queue_notices(
+        self, conn: Tx, idea: Idea, old: str, new: str, reason: str | None
+    ) -> tuple[int, ...]:
+        """Tell the followers who want DMs of a change another feature made (a challenge
+        stage), in the caller's unit: the same batched DMs as status changes (at most one an
+        hour per member). The author is told by the caller's publication, as for statuses."""
+        now = self._clock()
+        members = repo.dm_followers(conn, idea.id, exclude=idea.author_id)
+        for member_id in members:
+            repo.queue_notice(conn, idea.guild_id, member_id, idea.id, old, new, reason)
+            _, last_dm = repo.prefs(conn, idea.guild_id, member_id)
+            timers_repo.upsert_timer(
+                conn,
+                idea.guild_id,
+                DM_TIMER,
+                f"{idea.guild_id}:{member_id}",
+                to_iso(dm_allowed_at(last_dm, now)),
+                {"member_id": member_id},
+            )
+        return tuple(members)
 
     # -- editing -------------------------------------------------------------------------
     async def edit(

@@ -41,6 +41,7 @@ from bot.services.ideas import (
     PUBLISH_STATUS,
     THREAD_TIMER,
 )
+from cogs._challenges import check_challenge_open, open_challenge_autocomplete
 from cogs._common import access, mod_log, moderator_only
 from cogs._errors import notify_message_problem
 from cogs.ideas.publisher import IdeaPublisher
@@ -677,21 +678,27 @@ class Ideas(commands.Cog):
         kind="What it is (idea, feedback, bug, story…)",
         tag="A topic tag",
         image="A picture shown on the idea's card (PNG, JPEG, GIF or WebP)",
+        challenge="The challenge it answers",
     )
     @app_commands.autocomplete(kind=_kind_autocomplete)
+    @app_commands.autocomplete(challenge=open_challenge_autocomplete)
     async def submit(
         self,
         interaction: discord.Interaction,
         kind: str = "idea",
         tag: app_commands.Range[str, 1, 32] | None = None,
         image: discord.Attachment | None = None,
+        challenge: int | None = None,
     ) -> None:
         # A modal cannot follow a defer: only cheap checks here, the rest on submit (the
         # image is downloaded and checked then; modals cannot carry files themselves).
         tags = (tag.strip().lower(),) if tag else ()
         if image is not None:
             self.services.ideas.check_attachment(image.filename, image.content_type, image.size)
-        await interaction.response.send_modal(SubmitModal(kind.strip().lower(), tags, image))
+        await check_challenge_open(interaction, challenge)
+        await interaction.response.send_modal(
+            SubmitModal(kind.strip().lower(), tags, image, challenge=challenge)
+        )
 
     @group.command(name="show", description="Show one idea")
     @app_commands.autocomplete(number=_idea_autocomplete)

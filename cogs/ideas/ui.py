@@ -405,12 +405,18 @@ class SubmitModal(ReportingModal, title="Share an idea"):
     )
 
     def __init__(
-        self, kind: str, tags: tuple[str, ...], image: discord.Attachment | None = None
+        self,
+        kind: str,
+        tags: tuple[str, ...],
+        image: discord.Attachment | None = None,
+        *,
+        challenge: int | None = None,
     ) -> None:
         super().__init__()
         self.kind = kind
         self.tags = tags
         self.image = image
+        self.challenge = challenge  # a challenge's number: the idea answers it
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None and interaction.channel_id is not None
@@ -423,6 +429,7 @@ class SubmitModal(ReportingModal, title="Share an idea"):
             tags=self.tags,
             source="modal",
             source_channel_id=None,
+            challenge=self.challenge,
         )
         await _cog(interaction).submit_interactive(interaction, draft, image=self.image)
 

@@ -147,7 +147,13 @@ async def test_a_moderator_gets_the_export_as_attachments(env: Env) -> None:
     reply = await reply_of(result)
     assert reply.visible_to == env.community.mod.id
     files = {a.filename: a.data for a in reply.attachments}
-    assert set(files) == {"ideas.csv", "votes.csv", "points_ledger.csv"}
+    assert set(files) == {
+        "ideas.csv",
+        "votes.csv",
+        "points_ledger.csv",
+        "challenges.csv",
+        "challenge_entries.csv",
+    }
     header, *rows = files["ideas.csv"].decode().splitlines()
     assert header.startswith("id,number,kind,title") and rows
     assert "Dark mode for the editor" in files["ideas.csv"].decode()

@@ -89,6 +89,11 @@ async def test_a_forged_number_in_the_status_select_is_not_found_on_submit(env: 
     assert await _told(submitted) == f"There is no idea #{FORGED} here."
 
 
+async def test_a_forged_challenge_number_is_not_found(env: Env) -> None:
+    content = await _told(await _click(env, env.community.alice, f"challenge:submit:{FORGED}"))
+    assert content == f"There is no challenge #{FORGED} here."
+
+
 @pytest.mark.parametrize("action", ["confirm", "reject"])
 async def test_a_forged_privacy_request_is_not_found(env: Env, action: str) -> None:
     content = await _told(await _click(env, env.community.mod, f"privacy:{action}:{FORGED}"))

@@ -246,6 +246,23 @@ async def test_a_thread_is_renamed_by_its_owner_or_with_manage_threads(env: Env)
     assert thread.name == "Dark mode, everywhere"
 
 
+async def test_a_private_thread_shows_only_to_its_members(env: Env) -> None:
+    d, w = env.driver, env.world
+    thread = await env.channel(w.general.id).create_thread(
+        name="Mentoring", type=discord.ChannelType.private_thread, invitable=False
+    )
+    created = await d.wait_for_thread(w.general)
+    assert created.id == thread.id and created.type.value == 12
+    await thread.add_user(discord.Object(w.alice.id))
+    await d.post(created, w.alice, "hello mentor")  # a member posts
+    # Bob is not a member and cannot manage threads: the thread is invisible to him.
+    with pytest.raises(ApiError) as hidden:
+        await d.post(created, w.bob, "let me in")
+    assert (hidden.value.status, hidden.value.code) == (403, 50001)
+    assert d.world.permissions(w.bob.id, created) == 0
+    assert d.world.permissions(w.alice.id, created) & P.VIEW_CHANNEL
+
+
 async def test_native_poll(env: Env) -> None:
     d, w = env.driver, env.world
     poll = discord.Poll(question="Next feature?", duration=datetime.timedelta(hours=1))

@@ -65,7 +65,14 @@ def test_csv_export_writes_every_row_with_a_header(
     out = tmp_path / "out"
     assert main(["export", "--guild", str(GUILD), "--format", "csv", "--out", str(out)]) == 0
     files = sorted(p.name for p in out.iterdir())
-    assert files == ["ideas.csv", "points_ledger.csv", "poll_ballots.csv", "votes.csv"]
+    assert files == [
+        "challenge_entries.csv",
+        "challenges.csv",
+        "ideas.csv",
+        "points_ledger.csv",
+        "poll_ballots.csv",
+        "votes.csv",
+    ]
 
     def read(name: str) -> tuple[list[str], list[dict[str, str]]]:
         with (out / name).open(newline="", encoding="utf-8") as f:

@@ -488,8 +488,11 @@ async def test_a_capture_pays_its_submission_points_in_its_own_unit(services: Se
     worth = rules.value(AwardKind.IDEA_SUBMITTED)
     assert worth > 0
     services.points.wakeup.clear()
+    woken: list[str] = []
+    services.ideas.on_events.append(lambda: woken.append("other consumer"))
     before = services.db.stats.units
     await _submit(services, g, 41, "Offline sync for the mobile app")
+    assert woken == ["other consumer"]  # webhooks and the like still hear of the capture
     assert services.db.stats.units - before == 1  # the idea and its points: one unit
     last = await services.db.fetchval("SELECT max(id) FROM outbox")
     assert await _totals_and_cursor(services, g, 41) == (worth, last)

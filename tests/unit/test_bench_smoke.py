@@ -250,3 +250,14 @@ async def test_the_media_suite_reports_every_target() -> None:
     verdicts = {r.name: r.passed for r in results}
     assert len(verdicts) == 4 and all(isinstance(v, bool) for v in verdicts.values())
     assert all("(quick)" in name for name in verdicts)
+
+
+async def test_the_challenges_suite_reports_every_target(tmp_path: Path) -> None:
+    from bot.bench import challenges as bench_challenges
+
+    results = await bench_challenges.run(quick=True, folder=tmp_path)
+    verdicts = {r.name: r.passed for r in results if r.passed is not None}
+    # the submit ratio, the leaderboard, judging's close (the wildcard was chosen: asserted)
+    assert len(verdicts) == 3
+    assert all(isinstance(v, bool) for v in verdicts.values())
+    assert all(r.value > 0 for r in results)

@@ -227,3 +227,43 @@ def test_no_global_figures_or_backend_change_when_pyplot_is_in_use() -> None:
         "assert plt.get_fignums() == [], plt.get_fignums()\n"
         "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n"
     )
+
+
+def test_challenge_results_chart_draws_the_scored_ideas_only() -> None:
+    from datetime import UTC, datetime
+
+    from bot.domain.challenge_model import Challenge, ChallengeView, Entry
+    from bot.domain.challenges import Criterion, Phase, Stage
+    from bot.render.challenges import results_chart
+
+    now = datetime(2026, 5, 1, tzinfo=UTC)
+    challenge = Challenge(
+        1,
+        1,
+        1,
+        "Onboarding",
+        "p",
+        "g",
+        1,
+        Phase.PUBLISHED,
+        now,
+        now,
+        now,
+        now,
+        10,
+        50,
+        (Criterion("Impact", 1),),
+        now,
+        now,
+    )
+
+    def entry(number: int, score: float | None, stage: Stage) -> Entry:
+        return Entry(number, 1, number, f"Idea {number}", 2, stage, False, 1, 0, now, score, 2)
+
+    assert results_chart(ChallengeView(challenge, (entry(1, None, Stage.SCREENED),), True)) is None
+    png = results_chart(
+        ChallengeView(
+            challenge, (entry(1, 4.5, Stage.WINNER), entry(2, None, Stage.SCREENED)), True
+        )
+    )
+    assert png is not None and png.startswith(b"\x89PNG")

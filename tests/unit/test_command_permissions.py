@@ -22,7 +22,7 @@ from cogs._common import MODERATOR_PERMISSIONS
 #: here on purpose (and to the README's commands table), never by accident.
 MODERATOR_ONLY = frozenset({"config", "setup", "digest", "export"})
 #: Groups mixing member and moderator subcommands: shown to everyone, refused by the bot.
-MIXED = frozenset({"idea", "points"})
+MIXED = frozenset({"idea", "points", "challenge"})
 MANAGE_GUILD = 1 << 5
 
 

@@ -247,8 +247,10 @@ class DirectAwards:
         place: Literal["finalist", "winner"],
         *,
         actor_id: int | None = None,
+        points: int | None = None,
     ) -> AwardResult:
-        """A challenge finalist or winner: once per challenge, member and place."""
+        """A challenge finalist or winner: once per challenge, member and place. ``points``:
+        the challenge's own reward (None: the server's setting)."""
         kind = AwardKind.CHALLENGE_WINNER if place == "winner" else AwardKind.CHALLENGE_FINALIST
         return await self._pipeline.award(
             guild_id,
@@ -259,6 +261,7 @@ class DirectAwards:
             source_id=challenge_id,
             reason=f"challenge #{challenge_id} {place}",
             actor_id=actor_id,
+            points=points,
         )
 
     # -- moderators' corrections -----------------------------------------------------------

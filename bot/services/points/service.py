@@ -165,10 +165,12 @@ class PointsService:
         place: Literal["finalist", "winner"],
         *,
         actor_id: int | None = None,
+        points: int | None = None,
     ) -> AwardResult:
-        """A challenge finalist or winner: once per challenge, member and place."""
+        """A challenge finalist or winner: once per challenge, member and place. ``points``:
+        the challenge's own reward (None: the server's setting)."""
         return await self._awards.award_challenge(
-            guild_id, member_id, challenge_id, place, actor_id=actor_id
+            guild_id, member_id, challenge_id, place, actor_id=actor_id, points=points
         )
 
     async def adjust(
