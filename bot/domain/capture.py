@@ -131,6 +131,25 @@ class CaptureConfig:
 
 DEFAULT_CAPTURE: Final = CaptureConfig()
 
+#: The word that asks for anonymity in a tag (``[idea anonymous]``) or as a label.
+ANONYMOUS_WORD: Final = "anonymous"
+
+
+def asks_anonymous(
+    text: str, config: CaptureConfig = DEFAULT_CAPTURE, captured: CapturedText | None = None
+) -> bool:
+    """Whether a tagged message asks to be anonymous: ``[idea anonymous]`` (which is no
+    configured tag, so it captures nothing) or an ``[anonymous]`` label next to the tag.
+    Such a message cannot be anonymous (it shows its author): the caller says so."""
+    if captured is not None and ANONYMOUS_WORD in captured.tags:
+        return True
+    if "[" not in text:
+        return False
+    first = clean_block(text).lstrip().partition("\n")[0]
+    tags = "|".join(re.escape(t) for t in sorted(config.tags, key=len, reverse=True))
+    pattern = rf"\[[ \t]*#?[ \t]*(?:{tags})[ \t]+{ANONYMOUS_WORD}[ \t]*\]"
+    return re.search(pattern, first, re.IGNORECASE) is not None
+
 
 def parse_message(
     text: str,

@@ -45,6 +45,8 @@ class Idea:
     card_shown: int = 0
     tags: tuple[str, ...] = ()
     contributors: tuple[int, ...] = ()
+    #: Shown as "a member" everywhere public; the author is known to the store.
+    anonymous: bool = False
 
     @property
     def net(self) -> int:
@@ -92,6 +94,11 @@ class IdeaDraft:
     #: Who submitted it, when not the author (the member using "Capture as idea"): the
     #: cooldown and blocks apply to them.
     submitted_by: int | None = None
+    #: The author asked for the card to say "a member" (``/idea submit anonymous:True``).
+    anonymous: bool = False
+    #: When the author joined the server, as Discord says (the review rule for new
+    #: members); None when unknown.
+    joined_at: datetime | None = None
 
     @property
     def submitter(self) -> int:
@@ -194,4 +201,6 @@ class ListFilters:
     tag: str | None = None
     author_id: int | None = None
     include_closed: bool = True
+    #: With ``author_id``: whether that author's anonymous ideas are listed (only to them).
+    include_anonymous: bool = True
     extra: dict[str, str] = field(default_factory=dict)

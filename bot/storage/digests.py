@@ -147,7 +147,7 @@ def top_new_ideas(
     return conn.execute(
         "SELECT number, title, author_id, status, support, status_reason FROM ideas "
         "WHERE guild_id = ? AND created_at >= ? AND created_at < ? "
-        "AND status NOT IN ('hidden', 'withdrawn', 'duplicate') "
+        "AND status NOT IN ('hidden', 'withdrawn', 'duplicate', 'pending_review', 'rejected') "
         "ORDER BY support DESC, number LIMIT ?",
         (guild_id, start, end, limit),
     ).fetchall()

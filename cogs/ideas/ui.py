@@ -22,7 +22,7 @@ from bot.domain.idea_model import (
     IdeaPage,
     ListFilters,
 )
-from bot.domain.ideas import IdeaStatus
+from bot.domain.ideas import HELD_STATUSES, IdeaStatus
 from bot.domain.ranking import SortOrder
 from bot.errors import InvalidInput, NotFound, PermissionDenied, UserError
 from bot.render import ideas as render
@@ -38,7 +38,7 @@ DRAFT_TTL = 15 * 60
 STATUS_CHOICES = [
     app_commands.Choice(name=render.status_label(s), value=s.value)
     for s in IdeaStatus
-    if s not in (IdeaStatus.HIDDEN, IdeaStatus.WITHDRAWN)
+    if s not in (IdeaStatus.HIDDEN, IdeaStatus.WITHDRAWN) and s not in HELD_STATUSES
 ]
 SORT_CHOICES = [app_commands.Choice(name=s.value, value=s.value) for s in SortOrder]
 
@@ -195,7 +195,9 @@ class StatusPick(
             discord.SelectOption(
                 label=render.STATUS_STYLE[s][1], value=s.value, emoji=render.STATUS_STYLE[s][0]
             )
-            for s in (_targets(current) if current else list(IdeaStatus))
+            for s in (
+                _targets(current) if current else [s for s in IdeaStatus if s not in HELD_STATUSES]
+            )
         ] or [discord.SelectOption(label="No change possible", value="none")]
         super().__init__(discord.ui.Select(custom_id=f"idea:pick:{number}", options=options[:25]))
         self.number = number
