@@ -222,6 +222,16 @@ def shipped_text(idea: Idea) -> str:
     )
 
 
+def submitted_note(idea: Idea) -> str:
+    """The ephemeral answer to an interactive submission (held or public)."""
+    if idea.status is IdeaStatus.PENDING_REVIEW:
+        return held_note(idea)
+    text = f"Thanks! Your idea is #{idea.number}. {idea.card_url or ''}".strip()
+    if idea.anonymous:
+        text += "\nIts card says “a member”; `/idea reveal` puts your name on it later."
+    return text
+
+
 def held_note(idea: Idea) -> str:
     """What the author of a held idea is told (ephemerally, or by DM)."""
     return (

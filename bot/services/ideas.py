@@ -226,6 +226,17 @@ class IdeaService:
             )
         )
 
+    async def check_anonymous(self, guild_id: int, source: str = "modal") -> None:
+        """Raise InvalidInput unless an idea from ``source`` may be anonymous here: the
+        server allows it, and the idea is not a message that already shows its author."""
+        if source != "modal":
+            raise InvalidInput(_NO_TAGGED_ANONYMOUS)
+        if not (await self._settings.get(guild_id))["ideas_anonymous"]:
+            raise InvalidInput(
+                "Anonymous ideas are turned off in this server; submit it under your name, "
+                "or ask a moderator to turn on `ideas_anonymous`."
+            )
+
     async def submit(
         self,
         draft: IdeaDraft,
@@ -247,13 +258,7 @@ class IdeaService:
         rules = await self._submit_rules(draft.guild_id)
         config = rules.config
         if draft.anonymous:
-            if draft.source != "modal":
-                raise InvalidInput(_NO_TAGGED_ANONYMOUS)
-            if not config["ideas_anonymous"]:
-                raise InvalidInput(
-                    "Anonymous ideas are turned off in this server; submit it under your name, "
-                    "or ask a moderator to turn on `ideas_anonymous`."
-                )
+            await self.check_anonymous(draft.guild_id, draft.source)
         review = ReviewMode(config["ideas_review"])
         review_days = timedelta(days=int(config["ideas_review_days"]))
         review_points = int(config["ideas_review_points"])
@@ -1090,9 +1095,9 @@ class IdeaService:
         return IdeaPage(tuple(ideas), min(max(1, page), pages), pages, total)
 
     async def history(
-        self, guild_id: int, number: int, *, moderator: bool
+        self, guild_id: int, number: int, *, moderator: bool, viewer_id: int | None = None
     ) -> tuple[Idea, list[IdeaEvent]]:
-        idea = await self.visible(guild_id, number, moderator=moderator)
+        idea = await self.visible(guild_id, number, moderator=moderator, viewer_id=viewer_id)
         return idea, await self._db.read(lambda c: repo.events_of(c, idea.id))
 
     async def overdue(self, guild_id: int) -> tuple[timedelta, list[Idea]]:
