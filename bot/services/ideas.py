@@ -469,7 +469,9 @@ class IdeaService:
             common.record_mod_action(conn, guild_id, actor_id, "idea.approve", f"#{number}", "")
             _emit_submitted(conn, current.id, guild_id, current.author_id, current)
             payload = {"idea_id": current.id, "similar": shown_similar, "approved": True}
-            key = card_key(current.id)
+            # A row of its own: the held idea's first publication (the 🕓) may still be
+            # running, and this one must not wait for it or be swallowed by it.
+            key = approval_key(current.id)
             timer_id = timers_repo.upsert_timer(conn, guild_id, PUBLISH_CARD, key, due, payload)
             fresh = repo.get_by_id(conn, current.id)
             assert fresh is not None
@@ -1234,6 +1236,11 @@ class _SubmitRules:
 def card_key(idea_id: int) -> str:
     """The key of the timer row that publishes idea ``idea_id``'s card."""
     return f"idea:{idea_id}"
+
+
+def approval_key(idea_id: int) -> str:
+    """The key of the timer row that publishes a held idea's card once it is approved."""
+    return f"idea:{idea_id}:approved"
 
 
 def _similar_payload(candidate: SimilarCandidate) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from bot.domain.idea_model import FORMER_MEMBER, IdeaDraft, ListFilters
 from bot.domain.ideas import IdeaStatus
 from bot.domain.ranking import SortOrder
 from bot.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from bot.services.ideas import PUBLISH_CARD, PUBLISH_STATUS, card_key
+from bot.services.ideas import PUBLISH_CARD, PUBLISH_STATUS, approval_key
 from bot.settings import Settings
 
 MOD, AUTHOR, VOTER = 9003, 8001, 8002
@@ -135,7 +135,7 @@ async def test_approve_publishes_and_pays_then(services: Services) -> None:
     approved = await ideas.approve(g, held.number, MOD)
     assert approved.idea.status is IdeaStatus.NEW
     assert approved.publication is not None
-    assert approved.publication.key == card_key(held.id)
+    assert approved.publication.key == approval_key(held.id)
     assert approved.publication.payload["approved"] is True
     assert await _outbox(services, g, events.IDEA_SUBMITTED) == 1
     assert ("idea.approve", f"#{held.number}") in await _mod_actions(services, g)
@@ -273,4 +273,4 @@ async def test_held_anonymous_idea_then_approved(services: Services) -> None:
     assert idea.status is IdeaStatus.PENDING_REVIEW and idea.anonymous
     approved = (await ideas.approve(g, idea.number, MOD)).idea
     assert approved.anonymous and approved.status is IdeaStatus.NEW
-    assert await _timer(services, PUBLISH_CARD, card_key(idea.id)) is not None
+    assert await _timer(services, PUBLISH_CARD, approval_key(idea.id)) is not None
