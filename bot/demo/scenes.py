@@ -342,6 +342,44 @@ async def scene_privacy(driver: Driver, bot: CocreateBot, c: Community) -> str |
     return None
 
 
+async def scene_review(driver: Driver, bot: CocreateBot, c: Community) -> str | None:
+    """Ideas wait for review before they are public; one is anonymous; a moderator
+    approves two from the queue and rejects one with a reason."""
+    for key, value in (("ideas_review", "all"), ("ideas_anonymous", "on")):
+        await _answer(
+            await driver.slash(c.mod, "config set", channel=c.staff, key=key, value=value)
+        )
+    tagged = await driver.post(c.general, c.bob, "[idea] Keyboard shortcuts cheat sheet")
+    await driver.wait_for_reaction(tagged, "🕓")
+    await _form(
+        driver,
+        c.dave,
+        "idea submit",
+        c,
+        ("A suggestion box for honest feedback", "Some things are easier to say unsigned."),
+        anonymous=True,
+    )
+    await _form(driver, c.alice, "idea submit", c, ("Buy my handmade mugs", "Only 20 € each."))
+    queue = await _answer(await driver.slash(c.mod, "idea queue", channel=c.staff))
+    shown = _embed_body(queue)
+    buttons = [b["custom_id"] for row in queue.components for b in row["components"]]
+    approvals = [b for b in buttons if b.endswith(":approve")]
+    for custom_id in approvals[:2]:
+        await _answer(await driver.click(c.mod, queue, custom_id))
+    reject = [b for b in buttons if b.endswith(":reject")][2]
+    modal = (await (await driver.click(c.mod, queue, reject)).response(10)).modal
+    assert modal is not None
+    (reason,) = list(modal.fields)
+    await _answer(
+        await driver.submit_modal(c.mod, modal, {reason: "Selling is for #marketplace, not ideas."})
+    )
+    await driver.wait_for_dm(c.alice)
+    await _answer(
+        await driver.slash(c.mod, "config set", channel=c.staff, key="ideas_review", value="off")
+    )
+    return shown
+
+
 SCENES: list[tuple[str, Scene]] = [
     ("A moderator sets Cocreate up", scene_setup),
     ("Members look around", scene_members),
@@ -349,6 +387,7 @@ SCENES: list[tuple[str, Scene]] = [
     ("Points reward outcomes", scene_points),
     ("Polls and an outcome survey", scene_polls),
     ("A policy change is discussed before it takes effect", scene_policy),
+    ("Ideas wait for review; one is anonymous", scene_review),
     ("A member asks to be forgotten", scene_privacy),
 ]
 
