@@ -10,6 +10,8 @@ from bot.domain.publishing import Publication
 
 #: author_id of an idea whose author asked to be forgotten.
 FORMER_MEMBER = 0
+#: author_id in reports (digests) for an anonymous idea: no member's id is shown.
+ANONYMOUS_AUTHOR = -1
 
 
 @dataclass(frozen=True, slots=True)

@@ -274,3 +274,19 @@ async def test_held_anonymous_idea_then_approved(services: Services) -> None:
     approved = (await ideas.approve(g, idea.number, MOD)).idea
     assert approved.anonymous and approved.status is IdeaStatus.NEW
     assert await _timer(services, PUBLISH_CARD, approval_key(idea.id)) is not None
+
+
+# -- the staff digest ------------------------------------------------------------------------------
+async def test_digest_names_no_anonymous_author_and_lists_no_held_idea(services: Services) -> None:
+    ideas = services.ideas
+    g = await _guild(services, ideas_anonymous=True)
+    anonymous = (await ideas.submit(_draft(g, "Unsigned suggestion", anonymous=True))).idea
+    signed = (await ideas.submit(_draft(g, "Signed suggestion", VOTER))).idea
+    await services.guild_settings.set_values(g, {"ideas_review": "all"}, MOD)
+    held = (await ideas.submit(_draft(g, "Held suggestion", 8003))).idea
+    digest = await services.digests.preview(g)
+    text = "\n".join(line for section in digest.sections for line in section.lines)
+    assert f"#{anonymous.number}" in text and f"#{signed.number}" in text
+    assert f"<@{VOTER}>" in text and "a member" in text
+    assert str(AUTHOR) not in text
+    assert f"#{held.number}** Held suggestion" not in text
