@@ -351,15 +351,19 @@ async def scene_review(driver: Driver, bot: CocreateBot, c: Community) -> str | 
         )
     tagged = await driver.post(c.general, c.bob, "[idea] Keyboard shortcuts cheat sheet")
     await driver.wait_for_reaction(tagged, "🕓")
-    await _form(
-        driver,
-        c.dave,
-        "idea submit",
-        c,
-        ("A suggestion box for honest feedback", "Some things are easier to say unsigned."),
-        anonymous=True,
-    )
-    await _form(driver, c.alice, "idea submit", c, ("Buy my handmade mugs", "Only 20 € each."))
+    for who, title, body, post_as in (
+        (c.dave, "A suggestion box for honest feedback", "Easier to say unsigned.", "anonymous"),
+        (c.alice, "Buy my handmade mugs", "Only 20 € each.", "named"),
+    ):
+        opened = await driver.slash(who, "idea submit", channel=c.general)
+        modal = (await opened.response(10)).modal
+        assert modal is not None
+        title_field, body_field, toggle = list(modal.fields)  # the form's "Post as" toggle
+        await _answer(
+            await driver.submit_modal(
+                who, modal, {title_field: title, body_field: body, toggle: [post_as]}
+            )
+        )
     queue = await _answer(await driver.slash(c.mod, "idea queue", channel=c.staff))
     shown = _embed_body(queue)
     buttons = [b["custom_id"] for row in queue.components for b in row["components"]]

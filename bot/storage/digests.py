@@ -205,8 +205,7 @@ def overdue(
     conn: sqlite3.Connection, guild_id: int, before: str, limit: int
 ) -> tuple[int, list[sqlite3.Row]]:
     """Ideas still ``new`` or waiting for review with no first response, submitted before
-    ``before``: how many,
-    and the oldest ``limit``."""
+    ``before``: how many, and the oldest ``limit``."""
     where = (
         "FROM ideas WHERE guild_id = ? AND status IN ('new', 'pending_review') "
         "AND created_at < ? "

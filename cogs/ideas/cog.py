@@ -680,8 +680,10 @@ class Ideas(commands.Cog):
     ) -> None:
         # A modal cannot follow a defer: only cheap checks here, the rest on submit.
         assert interaction.guild_id is not None
-        config = self.services.guild_settings.cached(interaction.guild_id)
-        if anonymous and config is not None and not config["ideas_anonymous"]:
+        # The settings are cached (read from the database once per change).
+        config = await self.services.guild_settings.get(interaction.guild_id)
+        allowed = bool(config["ideas_anonymous"])
+        if anonymous and not allowed:
             await self.services.ideas.check_anonymous(interaction.guild_id)  # raises
         tags = (tag.strip().lower(),) if tag else ()
         await interaction.response.send_modal(
@@ -690,6 +692,7 @@ class Ideas(commands.Cog):
                 tags,
                 anonymous=anonymous,
                 joined_at=getattr(interaction.user, "joined_at", None),
+                offer_anonymous=allowed,
             )
         )
 

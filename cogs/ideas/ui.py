@@ -489,12 +489,32 @@ class SubmitModal(ReportingModal, title="Share an idea"):
         *,
         anonymous: bool = False,
         joined_at: datetime | None = None,
+        offer_anonymous: bool = False,
     ) -> None:
         super().__init__(title="Share an idea anonymously" if anonymous else "Share an idea")
         self.kind = kind
         self.tags = tags
         self.anonymous = anonymous
         self.joined_at = joined_at
+        #: The toggle in the form, when the server allows anonymous ideas (preset from
+        #: the command's ``anonymous`` option).
+        self.post_as: discord.ui.Select[Any] | None = None
+        if offer_anonymous:
+            self.post_as = discord.ui.Select(
+                custom_id="idea:submit:post-as",
+                options=[
+                    discord.SelectOption(
+                        label="Under my name", value="named", default=not anonymous
+                    ),
+                    discord.SelectOption(
+                        label="Anonymously (the card says “a member”)",
+                        value="anonymous",
+                        default=anonymous,
+                    ),
+                ],
+                required=False,
+            )
+            self.add_item(discord.ui.Label(text="Post as", component=self.post_as))
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None and interaction.channel_id is not None
@@ -507,7 +527,11 @@ class SubmitModal(ReportingModal, title="Share an idea"):
             tags=self.tags,
             source="modal",
             source_channel_id=None,
-            anonymous=self.anonymous,
+            anonymous=(
+                self.post_as.values[0] == "anonymous"
+                if self.post_as is not None and self.post_as.values
+                else self.anonymous
+            ),
             joined_at=self.joined_at,
         )
         await _cog(interaction).submit_interactive(interaction, draft)

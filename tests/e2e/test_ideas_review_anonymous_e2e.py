@@ -60,15 +60,21 @@ async def _submitted_events(env: Env, idea_id: int) -> int:
     )
 
 
-async def _modal_submit(env: Env, member: Member, title: str, **options: Any) -> Message:
-    """``/idea submit`` with ``options``, the form filled in; the member's answer."""
+async def _modal_submit(
+    env: Env, member: Member, title: str, post_as: str | None = None, **options: Any
+) -> Message:
+    """``/idea submit`` with ``options``, the form filled in (``post_as``: the form's
+    anonymity toggle, when it has one); the member's answer."""
     d = env.driver
     opened = await d.slash(member, "idea submit", channel=env.community.general, **options)
     response = await opened.response()
     if response.modal is None:  # refused before the form opened
         return await reply_of(opened)
-    title_id, body_id = list(response.modal.fields)
-    result = await d.submit_modal(member, response.modal, {title_id: title, body_id: "Details"})
+    title_id, body_id, *toggle = list(response.modal.fields)
+    values: dict[str, str | list[str]] = {title_id: title, body_id: "Details"}
+    if post_as is not None:
+        values[toggle[0]] = [post_as]
+    result = await d.submit_modal(member, response.modal, values)
     return await reply_of(result)
 
 
@@ -269,3 +275,24 @@ async def test_tagged_message_cannot_be_anonymous(env: Env) -> None:
     dm = await d.wait_for_dm(member)
     assert "cannot be anonymous" in dm.content and "/idea submit anonymous:True" in dm.content
     assert await idea_count(env) == before
+
+
+async def test_the_forms_toggle_makes_an_idea_anonymous(env: Env) -> None:
+    c, d = env.community, env.driver
+    await _settings(env)
+    member = await fresh_member(env, "Toggler")
+    opened = await d.slash(member, "idea submit", channel=c.general)
+    modal = (await opened.response()).modal
+    assert modal is not None and len(modal.fields) == 2  # no toggle while not allowed
+    await _settings(env, ideas_anonymous=True)
+    answer = await _modal_submit(env, member, "Toggled into anonymity", post_as="anonymous")
+    number = int(answer.content.split("#")[1].split(".")[0])
+    found = await idea(env, number)
+    assert found.anonymous and found.author_id == member.id
+    posted = await d.wait_for_message(c.ideas, predicate=lambda m: m.id == found.card_message_id)
+    assert str(member.id) not in embed_text(posted) and "a member" in embed_text(posted)
+    signed = await _modal_submit(
+        env, await fresh_member(env, "Signer"), "Weekly recap newsletter by email"
+    )
+    number = int(signed.content.split("#")[1].split(".")[0])
+    assert not (await idea(env, number)).anonymous  # the toggle defaults to the name
