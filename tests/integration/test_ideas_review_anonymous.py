@@ -6,8 +6,11 @@ forgetting."""
 from __future__ import annotations
 
 import itertools
+import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +23,7 @@ from bot.domain.ranking import SortOrder
 from bot.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from bot.services.ideas import PUBLISH_CARD, PUBLISH_STATUS, approval_key
 from bot.settings import Settings
+from bot.storage.migrations import apply_migrations, load_migrations
 
 MOD, AUTHOR, VOTER = 9003, 8001, 8002
 _guilds = itertools.count(20_000)
@@ -290,3 +294,43 @@ async def test_digest_names_no_anonymous_author_and_lists_no_held_idea(services:
     assert f"<@{VOTER}>" in text and "a member" in text
     assert str(AUTHOR) not in text
     assert f"#{held.number}** Held suggestion" not in text
+
+
+async def test_the_queue_reads_an_index_in_order(services: Services) -> None:
+    """``/idea queue`` reads only the held ideas of one guild, oldest first, from the
+    (guild, status, created_at) index: no scan of every idea, no sort."""
+    g = await _guild(services, ideas_review="all")
+    await services.ideas.submit(_draft(g, "Queued for the plan"))
+    captured: list[str] = []
+
+    def plan(conn: Any) -> str:
+        from bot.storage import ideas as repo
+
+        conn.set_trace_callback(captured.append)
+        try:
+            repo.review_queue(conn, g)
+        finally:
+            conn.set_trace_callback(None)
+        sql = next(s for s in captured if "pending_review" in s)
+        rows = conn.execute("EXPLAIN QUERY PLAN " + sql).fetchall()
+        return " ".join(str(r[3]) for r in rows)
+
+    detail = await services.db.read(plan)
+    assert "USING INDEX ideas_guild_status" in detail and "TEMP B-TREE" not in detail, detail
+
+
+def test_the_migration_keeps_existing_ideas_signed_and_their_cards_current(tmp_path: Path) -> None:
+    """Applied on the schema before it (found by name, not number: the merge may renumber
+    it), existing ideas stay signed and no card is marked stale by the new column."""
+    migrations = load_migrations()
+    (at,) = [i for i, m in enumerate(migrations) if m.name.endswith("review_anonymous")]
+    with closing(sqlite3.connect(tmp_path / "before.db", isolation_level=None)) as conn:
+        apply_migrations(conn, migrations[:at])
+        conn.execute(
+            "INSERT INTO ideas (guild_id, number, title, author_id, source, created_at, "
+            "updated_at, card_message_id, card_version, card_shown) "
+            "VALUES (1, 1, 'Old idea', 7, 'modal', 'x', 'x', 99, 3, 3)"
+        )
+        apply_migrations(conn, migrations)
+        row = conn.execute("SELECT anonymous, card_version, card_shown FROM ideas").fetchone()
+        assert row == (0, 3, 3)

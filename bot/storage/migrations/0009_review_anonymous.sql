@@ -8,5 +8,5 @@
 -- recreated here).
 ALTER TABLE ideas ADD COLUMN anonymous INTEGER NOT NULL DEFAULT 0;
 
--- The moderators' queue, oldest first.
-CREATE INDEX ideas_review_queue ON ideas (guild_id, created_at) WHERE status = 'pending_review';
+-- The moderators' queue (status = 'pending_review', oldest first) needs no index of its
+-- own: ideas_guild_status (guild_id, status, created_at) answers it without a sort.
