@@ -249,11 +249,12 @@ def approved_dm_text(idea: Idea, guild_name: str) -> str:
 
 
 def queue_embed(ideas: Sequence[Idea], shown: int) -> discord.Embed:
-    """``/idea queue``: the ideas waiting for review, oldest first (moderators only: the
-    author is named even when the idea will be anonymous)."""
+    """``/idea queue``: the ideas waiting for review, oldest first (moderators only). An
+    anonymous idea's author is not named here: looking them up is ``/idea show``, where
+    each look is written to the mod log."""
     lines = []
     for idea in ideas[:shown]:
-        who = person(idea.author_id) + (" (anonymous)" if idea.anonymous else "")
+        who = f"{ANONYMOUS} (anonymous)" if idea.anonymous else person(idea.author_id)
         line = f"**#{idea.number}** {clip(idea.title, 80)} · {who} · {stamp(idea.created_at)}"
         if idea.body:
             line += f"\n> {clip(idea.body.replace(chr(10), ' '), 200)}"

@@ -296,3 +296,21 @@ async def test_the_forms_toggle_makes_an_idea_anonymous(env: Env) -> None:
     )
     number = int(signed.content.split("#")[1].split(".")[0])
     assert not (await idea(env, number)).anonymous  # the toggle defaults to the name
+
+
+async def test_the_queue_does_not_name_an_anonymous_author(env: Env) -> None:
+    c, d = env.community, env.driver
+    await _settings(env, ideas_review="all", ideas_anonymous=True)
+    author = await fresh_member(env, "Unnamed")
+    note = await _modal_submit(env, author, "Rotate the meeting times", post_as="anonymous")
+    number = int(note.content.split("#")[1].split(" ")[0])
+    queue = await reply_of(await d.slash(c.mod, "idea queue", channel=c.general))
+    text = embed_text(queue)
+    assert f"#{number}" in text and "a member (anonymous)" in text
+    assert str(author.id) not in text
+    # Approved, its card is as anonymous as any other.
+    d.mark_seen()
+    await reply_of(await d.click(c.mod, queue, _buttons(queue)[f"Approve #{number}"]))
+    posted = await d.wait_for_message(c.ideas, predicate=lambda m: f"#{number} · " in embed_text(m))
+    assert str(author.id) not in embed_text(posted) and posted.mention_ids == []
+    await _settings(env)
