@@ -152,6 +152,22 @@ async def test_approve_publishes_and_pays_then(services: Services) -> None:
     assert (await ideas.get(g, held.number)).first_response_at is None
 
 
+async def test_the_submission_award_is_paid_on_approval_not_before(services: Services) -> None:
+    ideas, points = services.ideas, services.points
+    g = await _guild(services, ideas_review="all")
+    held = (await ideas.submit(_draft(g, "Pay me later"))).idea
+    await points.consume_outbox()
+    assert await points.totals(g, AUTHOR) == (0, 0)
+    await ideas.approve(g, held.number, MOD)
+    await points.consume_outbox()
+    paid, _ = await points.totals(g, AUTHOR)
+    assert paid > 0
+    rejected = (await ideas.submit(_draft(g, "Never paid", VOTER))).idea
+    await ideas.reject(g, rejected.number, MOD, "Not for us")
+    await points.consume_outbox()
+    assert await points.totals(g, VOTER) == (0, 0)
+
+
 async def test_reject_needs_a_reason_and_tells_the_author(services: Services) -> None:
     ideas = services.ideas
     g = await _guild(services, ideas_review="all")
