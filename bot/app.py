@@ -26,6 +26,7 @@ from bot.services.points import PointsService
 from bot.services.policy import DATE_TIMER, POINTS_TIMER, PolicyService
 from bot.services.polls import PollService
 from bot.services.privacy import PrivacyService
+from bot.services.webhooks import DELIVER_TIMER, WebhookService
 from bot.settings import Settings
 from bot.storage.database import Database
 
@@ -66,6 +67,13 @@ def create_services(settings: Settings, *, clock: Callable[[], datetime] | None 
         db, guild_settings, now, next_fire, innovators=lambda g: points.innovators(g, limit=5)
     )
     guild_settings.on_change.append(digests.settings_changed)
+    # Outgoing webhooks: an outbox consumer; each delivery is a timer row.
+    webhooks = WebhookService(
+        db, timers, now, allow_localhost=settings.bot.webhooks_allow_localhost
+    )
+    ideas.on_events.append(webhooks.notify)
+    privacy.register("webhooks", webhooks.forget)
+    timers.register(DELIVER_TIMER, webhooks.deliver)
     return Services(
         settings=settings,
         db=db,
@@ -81,6 +89,7 @@ def create_services(settings: Settings, *, clock: Callable[[], datetime] | None 
         clock=now,
         digests=digests,
         exports=ExportService(db),
+        webhooks=webhooks,
     )
 
 

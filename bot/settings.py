@@ -67,6 +67,7 @@ class BotSettings:
     shutdown_timeout: float
     sync_commands: str
     dev_guild_ids: list[int]
+    webhooks_allow_localhost: bool
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from bot.domain.guild_config import (
 )
 from bot.domain.permissions import CHANNEL_NEEDS, GUILD_NEEDS, WHY
 from bot.errors import InvalidInput
+from bot.render import webhooks as render_webhooks
 from cogs._common import MODERATOR_PERMISSIONS, access, bot_of, moderator_only, require
 from cogs._errors import ReportingDynamicItem, ReportingModal
 
@@ -364,6 +365,11 @@ class Admin(commands.Cog):
         guild_only=True,
         default_permissions=MODERATOR_PERMISSIONS,
     )
+    webhook_group = app_commands.Group(
+        name="webhook",
+        description="Send idea events to your tools as signed JSON",
+        parent=config_group,
+    )
     setup_group = app_commands.Group(
         name="setup",
         description="Set Cocreate up in this server",
@@ -476,6 +482,50 @@ class Admin(commands.Cog):
         )
         await interaction.followup.send(f"{what}.", ephemeral=True)
         await _mod_log_only(self.bot, interaction, "config.reset", key or "all settings")
+
+    # /config webhook
+    @webhook_group.command(name="add", description="POST idea events to an https URL")
+    @app_commands.describe(
+        url="Your automation's endpoint (https://…)",
+        events="created, status, merged (comma-separated) or all",
+    )
+    @moderator_only()
+    async def webhook_add(
+        self,
+        interaction: discord.Interaction,
+        url: app_commands.Range[str, 1, 500],
+        events: app_commands.Range[str, 1, 100] = "all",
+    ) -> None:
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True)
+        hook, secret = await self.bot.services.webhooks.add(
+            interaction.guild_id, url, events, interaction.user.id
+        )
+        await interaction.followup.send(render_webhooks.created_text(hook, secret), ephemeral=True)
+        await _mod_log_only(
+            self.bot,
+            interaction,
+            "webhook.add",
+            f"#{hook.id} {hook.url} ({', '.join(hook.events)})",
+        )
+
+    @webhook_group.command(name="list", description="Webhooks and their latest deliveries")
+    @moderator_only()
+    async def webhook_list(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True)
+        views = await self.bot.services.webhooks.overview(interaction.guild_id)
+        await interaction.followup.send(embed=render_webhooks.list_embed(views), ephemeral=True)
+
+    @webhook_group.command(name="remove", description="Stop sending events to a webhook")
+    @app_commands.describe(webhook="The webhook's number, from /config webhook list")
+    @moderator_only()
+    async def webhook_remove(self, interaction: discord.Interaction, webhook: int) -> None:
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True)
+        await self.bot.services.webhooks.remove(interaction.guild_id, webhook, interaction.user.id)
+        await interaction.followup.send(f"Webhook #{webhook} removed.", ephemeral=True)
+        await _mod_log_only(self.bot, interaction, "webhook.remove", f"#{webhook}")
 
     # /setup
     @setup_group.command(name="start", description="Walk through channels, roles and timezone")

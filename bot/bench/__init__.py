@@ -30,6 +30,7 @@ SUITES: dict[str, str] = {
     "points": "bot.bench.points",
     "polls": "bot.bench.polls",
     "digests": "bot.bench.digests",
+    "media": "bot.bench.media",
 }
 
 

@@ -128,7 +128,9 @@ def sandbox_settings(base: Settings, driver: Driver, db_path: Path) -> Settings:
         channel_message_window=limits.messages.per,
     )
     settings = settings.replace_section("database", path=str(db_path), backup_before_migrate=False)
-    return dataclasses.replace(settings.replace_section("bot", sync_commands="auto"))
+    return dataclasses.replace(
+        settings.replace_section("bot", sync_commands="auto", webhooks_allow_localhost=True)
+    )
 
 
 async def start_cocreate(

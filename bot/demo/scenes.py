@@ -149,6 +149,87 @@ async def scene_ideas(driver: Driver, bot: CocreateBot, c: Community) -> str | N
     return _embed_body(listing)
 
 
+def _demo_picture() -> bytes:
+    """A small PNG mock-up for the demo (drawn here: the demo ships no files)."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (320, 200), (245, 245, 250))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((20, 20, 300, 60), fill=(90, 100, 240))
+    for row in range(3):
+        draw.rectangle((20, 80 + row * 38, 300, 106 + row * 38), outline=(120, 120, 140))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+async def scene_ideas_more(driver: Driver, bot: CocreateBot, c: Community) -> str | None:
+    """A product team's tracker receives idea events by webhook; an idea with a picture is
+    declined, and its thread closes a day later."""
+    from aiohttp import web
+
+    from bot.domain.webhooks import EVENT_HEADER, SIGNATURE_HEADER, verify
+
+    received: list[tuple[str, bytes, str]] = []
+
+    async def tracker(request: web.Request) -> web.Response:
+        received.append(
+            (
+                request.headers.get(EVENT_HEADER, ""),
+                await request.read(),
+                request.headers.get(SIGNATURE_HEADER, ""),
+            )
+        )
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/tracker", tracker)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/tracker"
+        added = await _answer(
+            await driver.slash(c.mod, "config webhook add", channel=c.staff, url=url, events="all")
+        )
+        secret = added.content.split("```")[1].strip()
+        await driver.post(
+            c.general,
+            c.bob,
+            "[idea] Compact list view\nFit more cards on a laptop screen (mock-up attached).",
+            files=[("compact-list.png", _demo_picture())],
+        )
+        card = await driver.wait_for_message(c.ideas, predicate=lambda m: bool(m.attachments))
+        number = int(str(card.embeds[0]["title"]).split(" ")[0].lstrip("#"))
+        await _answer(
+            await driver.slash(
+                c.mod,
+                "idea status",
+                channel=c.staff,
+                number=number,
+                status="declined",
+                reason="Density settings are coming instead; see the roadmap.",
+            )
+        )
+        await _days_pass(bot, 1.1)  # ideas_thread_lock_delay: the thread closes
+        await bot.services.webhooks.settle()
+        listing = await _answer(await driver.slash(c.mod, "config webhook list", channel=c.staff))
+        hook = int(listing.embeds[0]["fields"][0]["name"].split(" ")[0].lstrip("#"))
+        await _answer(
+            await driver.slash(c.mod, "config webhook remove", channel=c.staff, webhook=hook)
+        )
+    finally:
+        await runner.cleanup()
+    lines = ["The tracker received:"] + [
+        f"  {event}: signature {'verified' if verify(secret, body, sig) else 'WRONG'}"
+        for event, body, sig in received
+    ]
+    return "\n".join(lines)
+
+
 async def scene_points(driver: Driver, bot: CocreateBot, c: Community) -> str | None:
     """Points follow outcomes: the shipped idea's author leads; a helpful answer is thanked."""
     await bot.services.points.consume_outbox()  # apply the ideas' events now (idempotent)
@@ -349,7 +430,8 @@ async def scene_review(driver: Driver, bot: CocreateBot, c: Community) -> str | 
         await _answer(
             await driver.slash(c.mod, "config set", channel=c.staff, key=key, value=value)
         )
-    tagged = await driver.post(c.general, c.bob, "[idea] Keyboard shortcuts cheat sheet")
+    # Bob shared an idea a moment ago (the cooldown): the staffer posts this one.
+    tagged = await driver.post(c.general, c.staffer, "[idea] Keyboard shortcuts cheat sheet")
     await driver.wait_for_reaction(tagged, "🕓")
     for who, title, body, post_as in (
         (c.dave, "A suggestion box for honest feedback", "Easier to say unsigned.", "anonymous"),
@@ -388,6 +470,7 @@ SCENES: list[tuple[str, Scene]] = [
     ("A moderator sets Cocreate up", scene_setup),
     ("Members look around", scene_members),
     ("Ideas: captured, voted on, decided", scene_ideas),
+    ("Ideas: a picture, a closed thread, a tracker fed by webhook", scene_ideas_more),
     ("Points reward outcomes", scene_points),
     ("Polls and an outcome survey", scene_polls),
     ("A policy change is discussed before it takes effect", scene_policy),

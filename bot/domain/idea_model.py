@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.domain.ideas import IdeaStatus, normalise_tags
+from bot.domain.images import IdeaImage
 from bot.domain.publishing import Publication
 
 #: author_id of an idea whose author asked to be forgotten.
@@ -47,6 +48,8 @@ class Idea:
     card_shown: int = 0
     tags: tuple[str, ...] = ()
     contributors: tuple[int, ...] = ()
+    #: The file name of the idea's image, uploaded with its card (None: no image).
+    image_name: str | None = None
     #: Shown as "a member" everywhere public; the author is known to the store.
     anonymous: bool = False
 
@@ -96,6 +99,8 @@ class IdeaDraft:
     #: Who submitted it, when not the author (the member using "Capture as idea"): the
     #: cooldown and blocks apply to them.
     submitted_by: int | None = None
+    #: A picture shown on the card (checked and scaled by bot.domain.images).
+    image: IdeaImage | None = None
     #: The author asked for the card to say "a member" (``/idea submit anonymous:True``).
     anonymous: bool = False
     #: When the author joined the server, as Discord says (the review rule for new

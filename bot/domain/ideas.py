@@ -244,6 +244,17 @@ def is_first_response(old: IdeaStatus, new: IdeaStatus) -> bool:
     )
 
 
+#: Outcomes after which an idea's discussion thread is closed (archived and locked).
+THREAD_CLOSING_STATUSES = frozenset(
+    {IdeaStatus.IMPLEMENTED, IdeaStatus.DECLINED, IdeaStatus.DUPLICATE}
+)
+
+
+def closes_thread(status: IdeaStatus) -> bool:
+    """Whether an idea in ``status`` has its thread closed after ``ideas_thread_lock_delay``."""
+    return status in THREAD_CLOSING_STATUSES
+
+
 def is_decision(new: IdeaStatus) -> bool:
     """Whether moving to ``new`` records a decision (planned, declined, duplicate, implemented)."""
     return new in DECISION_STATUSES

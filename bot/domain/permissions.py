@@ -27,8 +27,17 @@ CHANNEL_NEEDS: Mapping[str, tuple[str, ...]] = {
         "create_public_threads",
         "send_messages_in_threads",
         "add_reactions",
+        "attach_files",
+        "manage_threads",
     ),
-    "ideas_forum": (*_READ, "send_messages_in_threads", "embed_links", "add_reactions"),
+    "ideas_forum": (
+        *_READ,
+        "send_messages_in_threads",
+        "embed_links",
+        "add_reactions",
+        "attach_files",
+        "manage_threads",
+    ),
     "staff_channel": _POST,
     "announcements_channel": (*_POST, "create_public_threads", "send_messages_in_threads"),
     "shipped_channel": _POST,
@@ -53,7 +62,8 @@ WHY: Mapping[str, str] = {
     "create_public_threads": "open a discussion thread per idea or announcement",
     "send_messages_in_threads": "post updates in those threads",
     "manage_roles": "give and take reward roles",
-    "attach_files": "attach result charts",
+    "attach_files": "attach result charts and ideas' pictures",
+    "manage_threads": "close (archive and lock) a decided idea's thread, reopen it",
     "send_polls": "post native polls",
 }
 

@@ -97,6 +97,8 @@ def idea_card(
         embed.add_field(name="Similar ideas", value=similar_lines(similar), inline=False)
     if idea.flag:
         embed.add_field(name="Note", value=f"⚠️ {idea.flag}", inline=False)
+    if idea.image_name:  # uploaded with the card (Discord's own links expire)
+        embed.set_image(url=f"attachment://{idea.image_name}")
     embed.set_footer(text="Vote with the buttons · discuss in the thread")
     embed.timestamp = idea.created_at
     return embed
@@ -182,6 +184,15 @@ def thread_status_text(change: StatusChange) -> str:
     if change.reason:
         text += f"\n> {clip(change.reason, 1500)}"
     return text
+
+
+def thread_closing_text(idea: Idea) -> str:
+    """The last message in a decided idea's thread, posted as it is archived and locked."""
+    return (
+        f"🔒 #{idea.number} is **{status_label(idea.status)}**, so this discussion is now "
+        "closed. Thank you to everyone who took part! It reopens if the idea moves back to "
+        "an open status."
+    )
 
 
 def author_dm_text(change: StatusChange, guild_name: str) -> str:

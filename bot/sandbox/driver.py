@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import mimetypes
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
@@ -458,7 +459,11 @@ class Driver:
             payload["embeds"] = embeds
         if reply_to is not None:
             payload["message_reference"] = {"message_id": str(reply_to.id)}
-        stored = [Attachment(self.world.ids.next(), name, data) for name, data in files]
+        # Discord derives an upload's content type from its file name.
+        stored = [
+            Attachment(self.world.ids.next(), name, data, mimetypes.guess_type(name)[0])
+            for name, data in files
+        ]
         return self.world.create_message(channel, _user(author), payload, files=stored)
 
     async def reply(self, message: Message, author: Person, content: str) -> Message:
@@ -807,7 +812,12 @@ class Driver:
             }
             return str(value.id)
         if kind == 11 and isinstance(value, tuple) and len(value) == 2:
-            stored = Attachment(world.ids.next(), str(value[0]), bytes(value[1]))
+            stored = Attachment(
+                world.ids.next(),
+                str(value[0]),
+                bytes(value[1]),
+                mimetypes.guess_type(str(value[0]))[0],
+            )
             world.uploads[stored.id] = stored
             resolved.setdefault("attachments", {})[str(stored.id)] = stored.to_json(
                 world.base_url, channel.id
@@ -1172,6 +1182,27 @@ class Driver:
         act = await self._wait_activity({"thread"}, match, timeout, "a thread")
         thread: Channel = act.data["thread"]
         return thread
+
+    async def wait_for_channel_update(
+        self,
+        channel: Channel,
+        *,
+        predicate: Callable[[Channel], bool] | None = None,
+        timeout: float = 5.0,
+    ) -> Activity:
+        """The next change the bot makes to ``channel`` (a thread archived, locked…) after
+        which ``predicate`` holds of it."""
+
+        def match(act: Activity) -> bool:
+            return (
+                act.actor_id == self.world.bot.id
+                and act.channel_id == channel.id
+                and (predicate is None or predicate(channel))
+            )
+
+        return await self._wait_activity(
+            {"channel_update"}, match, timeout, f"an update of #{channel.name}"
+        )
 
     async def wait_for_call(
         self,

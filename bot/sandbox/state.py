@@ -341,6 +341,8 @@ class Guild:
     roles: dict[int, Role] = field(default_factory=dict)
     members: dict[int, Member] = field(default_factory=dict)
     channel_ids: list[int] = field(default_factory=list)
+    #: Discord's upload limit for a message's files at premium tier 0 (10 MiB).
+    upload_limit: int = 10 * 1024 * 1024
 
     @property
     def everyone(self) -> Role:
@@ -1046,6 +1048,7 @@ class World:
             validation.message_payload(payload, has_files=bool(files), creating=True)
         if check_permissions:
             self._check_send(channel, author, payload, files)
+        self.check_upload(channel, files)
         msg = Message(
             message_id or self.ids.next(),
             channel.id,
@@ -1123,6 +1126,13 @@ class World:
         if channel.is_thread and channel.locked:
             self.require(author.id, channel, P.MANAGE_THREADS)
 
+    def check_upload(self, channel: Channel, files: Iterable[Attachment]) -> None:
+        """Discord refuses a request whose files exceed the guild's upload limit (413)."""
+        guild = self.guilds.get(channel.guild_id or 0)
+        limit = guild.upload_limit if guild is not None else 10 * 1024 * 1024
+        if sum(len(f.data) for f in files) > limit:
+            raise ApiError(413, 40005, "Request entity too large")
+
     def _shares_guild(self, user: User) -> bool:
         return any(user.id in g.members for g in self.guilds.values())
 
@@ -1197,11 +1207,13 @@ class World:
         channel = self.channels[msg.channel_id]
         if check_permissions and msg.author.id != editor.id:
             raise ApiError(403, 50005, "Cannot edit a message authored by another user")
+        files = list(files)
+        self.check_upload(channel, files)  # this request's uploads
         self._apply_body(msg, payload)
         if "attachments" in payload:
             keep = {str(a.get("id")) for a in payload["attachments"] or []}
             msg.attachments = [a for a in msg.attachments if str(a.id) in keep]
-        msg.attachments += list(files)
+        msg.attachments += files
         self._embed_files(msg)
         msg.flags &= ~128
         msg.edited_timestamp = now_iso()

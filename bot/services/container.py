@@ -24,6 +24,7 @@ from bot.services.points import PointsService
 from bot.services.policy import PolicyService
 from bot.services.polls import PollService
 from bot.services.privacy import PrivacyService
+from bot.services.webhooks import WebhookService
 from bot.settings import Settings
 from bot.storage.database import Database
 from bot.storage.migrations import MigrationReport, apply_migrations, load_migrations
@@ -52,6 +53,7 @@ class Services:
     polls: PollService
     digests: DigestService
     exports: ExportService
+    webhooks: WebhookService
     clock: Callable[[], datetime] = field(default=utcnow)
 
     async def start(self) -> MigrationReport:

@@ -45,6 +45,7 @@ from bot.domain.ideas import (
     IdeaStatus,
     ReviewMode,
     check_transition,
+    closes_thread,
     is_decision,
     is_first_response,
     is_open,
@@ -55,6 +56,7 @@ from bot.domain.ideas import (
     validate_reason,
     validate_title,
 )
+from bot.domain.images import IdeaImage, check_declared, looks_like_image, prepare_image
 from bot.domain.notify import dm_allowed_at
 from bot.domain.publishing import Publication
 from bot.domain.ranking import SortOrder, rank
@@ -65,6 +67,7 @@ from bot.services._util import clamp_page, domain_errors
 from bot.services.guild_settings import GuildSettingsService
 from bot.storage import Tx, common
 from bot.storage import ideas as repo
+from bot.storage import media as media_repo
 from bot.storage import points as points_repo
 from bot.storage import timers as timers_repo
 from bot.storage.common import to_iso
@@ -87,6 +90,9 @@ _NO_TAGGED_ANONYMOUS = (
 PUBLISH_CARD = "ideas.card"
 PUBLISH_STATUS = "ideas.status"
 DM_TIMER = "ideas.dm"
+#: Closing (archive + lock, after ``ideas_thread_lock_delay``) or reopening a decided
+#: idea's thread; one row per idea, re-armed by each status change that concerns it.
+THREAD_TIMER = "ideas.thread"
 
 
 def capture_config(config: GuildConfig) -> CaptureConfig:
@@ -303,6 +309,8 @@ class IdeaService:
             )
             status = IdeaStatus.PENDING_REVIEW if held else IdeaStatus.NEW
             idea_id = repo.insert_idea(conn, draft, to_iso(posted), status.value)
+            if draft.image is not None:
+                media_repo.insert_image(conn, idea_id, draft.image)
             if not held:  # a held idea's points start when it is approved
                 _emit_submitted(conn, idea_id, draft.guild_id, draft.author_id, draft)
             if cursor_to is not None and draft.source_channel_id is not None:
@@ -340,6 +348,32 @@ class IdeaService:
 
     async def get_by_id(self, idea_id: int) -> Idea | None:
         return await self._db.read(lambda c: repo.get_by_id(c, idea_id))
+
+    async def image(self, idea_id: int) -> tuple[str, bytes] | None:
+        """The (file name, bytes) of the idea's image, uploaded with its card."""
+        return await self._db.read(lambda c: media_repo.image_of(c, idea_id))
+
+    @staticmethod
+    def is_image(filename: str, content_type: str | None) -> bool:
+        """Whether an attachment announces a picture (a message's first such is its idea's)."""
+        return looks_like_image(filename, content_type)
+
+    @staticmethod
+    def check_attachment(filename: str, content_type: str | None, size: int) -> None:
+        """InvalidInput, before anything is downloaded, for an attachment that says it is not
+        a picture or is too large to consider."""
+        with domain_errors():
+            check_declared(filename, content_type, size)
+
+    async def prepare_image(
+        self, filename: str, content_type: str | None, data: bytes, limit: int
+    ) -> IdeaImage:
+        """A member's attachment as an idea's image within ``limit`` bytes (the guild's
+        upload limit): InvalidInput when it is not a picture or is too large."""
+        with domain_errors():
+            check_declared(filename, content_type, len(data))
+            # Decoding and scaling are CPU work: off the event loop.
+            return await asyncio.to_thread(prepare_image, data, limit)
 
     async def attach_card(
         self, idea_id: int, channel_id: int, message_id: int, thread_id: int | None, shown: int
@@ -491,7 +525,10 @@ class IdeaService:
 
         def unit(conn: Tx) -> StatusChange:
             idea = _held_in(conn, guild_id, number)
-            change = self._apply_status(conn, idea, IdeaStatus.REJECTED, clean, actor_id)
+            # A held idea has no thread to close: no lock delay applies.
+            change = self._apply_status(
+                conn, idea, IdeaStatus.REJECTED, clean, actor_id, lock_delay=timedelta(0)
+            )
             common.record_mod_action(
                 conn, guild_id, actor_id, "idea.reject", f"#{number}", clean or ""
             )
@@ -628,6 +665,7 @@ class IdeaService:
         moderator: bool,
     ) -> StatusChange:
         """Move an idea through its lifecycle (table in bot.domain.ideas), with a reason."""
+        lock_delay = (await self._settings.get(guild_id)).duration("ideas_thread_lock_delay")
 
         def unit(conn: Tx) -> StatusChange:
             idea = _visible_in(conn, guild_id, number, moderator=moderator)
@@ -643,7 +681,7 @@ class IdeaService:
                     previous=idea.hidden_from,
                 )
                 clean = validate_reason(reason, required=False)
-            return self._apply_status(conn, idea, new, clean, actor_id)
+            return self._apply_status(conn, idea, new, clean, actor_id, lock_delay=lock_delay)
 
         change = await self._db.write(unit)
         self._emitted()
@@ -657,6 +695,8 @@ class IdeaService:
         new: IdeaStatus,
         reason: str | None,
         actor_id: int,
+        *,
+        lock_delay: timedelta,
     ) -> StatusChange:
         old = idea.status
         hidden_from = old.value if new is IdeaStatus.HIDDEN else None
@@ -735,6 +775,7 @@ class IdeaService:
                     "done": [],
                 },
             )
+        _schedule_thread(conn, idea, old, new, self._clock(), lock_delay)
         fresh = repo.get_by_id(conn, idea.id)
         assert fresh is not None
         return StatusChange(fresh, old, new, reason, actor_id, tuple(queued), publish_key)
@@ -893,6 +934,7 @@ class IdeaService:
             raise InvalidInput("An idea cannot be merged into itself.")
         with domain_errors():
             reason = validate_reason(reason, required=False)
+        lock_delay = (await self._settings.get(guild_id)).duration("ideas_thread_lock_delay")
 
         def unit(conn: Tx) -> MergeResult:
             source = repo.get_by_number(conn, guild_id, source_no)
@@ -926,7 +968,9 @@ class IdeaService:
             if source.author_id not in (target.author_id, FORMER_MEMBER):
                 repo.add_contributor(conn, target.id, guild_id, source.author_id, "merged_author")
             text = reason or f"Merged into #{target_no}."
-            change = self._apply_status(conn, source, IdeaStatus.DUPLICATE, text, actor_id)
+            change = self._apply_status(
+                conn, source, IdeaStatus.DUPLICATE, text, actor_id, lock_delay=lock_delay
+            )
             repo.set_merged_into(conn, source.id, target.id)
             merge_id = repo.insert_merge(conn, guild_id, source.id, target.id, actor_id, snapshot)
             repo.add_event(
@@ -1013,6 +1057,9 @@ class IdeaService:
                 {"target": target.number},
             )
             repo.close_merge(conn, merge["id"])
+            _schedule_thread(
+                conn, source, IdeaStatus.DUPLICATE, restored, self._clock(), timedelta(0)
+            )
             common.emit_event(
                 conn,
                 guild_id,
@@ -1231,6 +1278,36 @@ class _SubmitRules:
     config: GuildConfig  # the settings object they were parsed from (replaced on change)
     kinds: frozenset[str]
     cooldown: timedelta
+
+
+def thread_key(idea_id: int) -> str:
+    """The key of the timer row that closes or reopens idea ``idea_id``'s thread."""
+    return f"idea:{idea_id}"
+
+
+def _schedule_thread(
+    conn: Tx, idea: Idea, old: IdeaStatus, new: IdeaStatus, now: datetime, delay: timedelta
+) -> None:
+    """Record, with a status change, what the idea's thread must become: closed after
+    ``delay`` when the idea is decided (implemented, declined, duplicate), reopened at once
+    when a decided idea moves back to an open status. The one row per idea is re-armed, so
+    a reopening replaces a close that has not run yet (and the other way round). Written
+    even before the card's thread exists (a decision made while the card is being posted):
+    the thread is looked up when the timer runs."""
+    if closes_thread(new) and not closes_thread(old):
+        due, close = now + delay, True
+    elif is_open(new) and closes_thread(old):
+        due, close = now, False
+    else:
+        return
+    timers_repo.upsert_timer(
+        conn,
+        idea.guild_id,
+        THREAD_TIMER,
+        thread_key(idea.id),
+        to_iso(due),
+        {"idea_id": idea.id, "close": close, "status": new.value, "done": []},
+    )
 
 
 def card_key(idea_id: int) -> str:

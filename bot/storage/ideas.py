@@ -19,7 +19,7 @@ _IDEA_COLUMNS = (
     "id, guild_id, number, kind, title, body, author_id, status, status_reason, source, "
     "source_channel_id, source_message_id, card_channel_id, card_message_id, thread_id, "
     "support, oppose, created_at, updated_at, first_response_at, decided_at, merged_into, "
-    "hidden_from, flag, card_version, card_shown, anonymous"
+    "hidden_from, flag, card_version, card_shown, image_name, anonymous"
 )
 #: Statuses no member sees: hidden, and held for review (pending or rejected).
 _NOT_PUBLIC = "('hidden', 'pending_review', 'rejected')"
@@ -82,6 +82,7 @@ def _idea(
         card_shown=row["card_shown"],
         tags=tags,
         contributors=contributors,
+        image_name=row["image_name"],
         anonymous=bool(row["anonymous"]),
     )
 

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import discord
@@ -30,6 +30,7 @@ from bot.domain.idea_model import (
     StatusChange,
 )
 from bot.domain.ideas import IdeaStatus
+from bot.domain.images import IdeaImage
 from bot.domain.ranking import SortOrder
 from bot.domain.text import clean_block
 from bot.domain.timeparse import format_duration, parse_duration
@@ -39,6 +40,7 @@ from bot.services.ideas import (
     DM_TIMER,
     PUBLISH_CARD,
     PUBLISH_STATUS,
+    THREAD_TIMER,
 )
 from cogs._common import access, mod_log, moderator_only
 from cogs._errors import notify_message_problem
@@ -134,6 +136,7 @@ class Ideas(commands.Cog):
         self.services.timers.register(DM_TIMER, self.publisher.send_batched_dm)
         self.services.timers.register(PUBLISH_CARD, self.publisher.publish_card)
         self.services.timers.register(PUBLISH_STATUS, self.publisher.publish_status)
+        self.services.timers.register(THREAD_TIMER, self.publisher.close_or_reopen_thread)
         self.bot.add_message_route(self.route_message)
         self._flush_task = asyncio.create_task(
             self._flush_cursors_forever(), name="cocreate:idea-cursors"
@@ -200,6 +203,13 @@ class Ideas(commands.Cog):
             )
             if parsed is None:
                 return None
+            image = None
+            if message.attachments and (source := self.first_image(message)) is not None:
+                # A replay or catch-up of a captured message: no download.
+                existing = await self.services.ideas.by_source(message.guild.id, message.id)
+                if existing is not None:
+                    return existing
+                image = await self.read_image(message.guild, source)
             draft = IdeaDraft(
                 guild_id=message.guild.id,
                 author_id=message.author.id,
@@ -211,6 +221,7 @@ class Ideas(commands.Cog):
                 source_channel_id=message.channel.id,
                 source_message_id=message.id,
                 posted_at=message.created_at,
+                image=image,
                 joined_at=getattr(message.author, "joined_at", None),
             )
             # A replay or catch-up of a captured message: submit returns the stored idea.
@@ -229,6 +240,36 @@ class Ideas(commands.Cog):
                 inflight.discard(message.id)
                 if not inflight:
                     del self._inflight[message.channel.id]
+
+    def first_image(self, message: discord.Message) -> discord.Attachment | None:
+        """The message's first picture attachment (other files are not an idea's image)."""
+        return next(
+            (
+                a
+                for a in message.attachments
+                if self.services.ideas.is_image(a.filename, a.content_type)
+            ),
+            None,
+        )
+
+    async def read_image(
+        self, guild: discord.Guild | None, attachment: discord.Attachment
+    ) -> IdeaImage:
+        """Download a member's attachment and make it an idea's image: within the guild's
+        upload limit (scaled down if larger); InvalidInput when it is not a picture. The
+        bytes are kept: Discord's attachment links expire, the card uploads them again."""
+        ideas = self.services.ideas
+        ideas.check_attachment(attachment.filename, attachment.content_type, attachment.size)
+        try:
+            data = await attachment.read()
+        except discord.HTTPException:
+            raise InvalidInput("Your image could not be read; please attach it again.") from None
+        limit = (
+            guild.filesize_limit
+            if guild is not None
+            else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+        )
+        return await ideas.prepare_image(attachment.filename, attachment.content_type, data, limit)
 
     def _cursor_bound(self, channel_id: int, message_id: int) -> int:
         """How far ``channel_id``'s cursor may move on handling ``message_id``: not past a
@@ -459,9 +500,15 @@ class Ideas(commands.Cog):
             submitted_by=interaction.user.id,
             joined_at=getattr(message.author, "joined_at", None),
         )
-        await self.submit_interactive(interaction, draft)
+        await self.submit_interactive(interaction, draft, image=self.first_image(message))
 
-    async def submit_interactive(self, interaction: discord.Interaction, draft: IdeaDraft) -> None:
+    async def submit_interactive(
+        self,
+        interaction: discord.Interaction,
+        draft: IdeaDraft,
+        *,
+        image: discord.Attachment | None = None,
+    ) -> None:
         """Modal and context-menu submissions: show similar ideas before storing anything."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         ideas = self.services.ideas
@@ -475,6 +522,8 @@ class Ideas(commands.Cog):
         if draft.anonymous:
             await ideas.check_anonymous(draft.guild_id, draft.source)
         await ideas.check_can_submit(draft.guild_id, interaction.user.id)
+        if image is not None:
+            draft = replace(draft, image=await self.read_image(interaction.guild, image))
         similar = await ideas.similar(draft.guild_id, draft.title, draft.body)
         if similar:
             token = self.drafts.put(draft)
@@ -668,6 +717,7 @@ class Ideas(commands.Cog):
     @app_commands.describe(
         kind="What it is (idea, feedback, bug, story…)",
         tag="A topic tag",
+        image="A picture shown on the idea's card (PNG, JPEG, GIF or WebP)",
         anonymous="Post the card as “a member” (when the server allows it)",
     )
     @app_commands.autocomplete(kind=_kind_autocomplete)
@@ -676,20 +726,25 @@ class Ideas(commands.Cog):
         interaction: discord.Interaction,
         kind: str = "idea",
         tag: app_commands.Range[str, 1, 32] | None = None,
+        image: discord.Attachment | None = None,
         anonymous: bool = False,
     ) -> None:
-        # A modal cannot follow a defer: only cheap checks here, the rest on submit.
+        # A modal cannot follow a defer: only cheap checks here, the rest on submit (the
+        # image is downloaded and checked then; modals cannot carry files themselves).
         assert interaction.guild_id is not None
+        tags = (tag.strip().lower(),) if tag else ()
+        if image is not None:
+            self.services.ideas.check_attachment(image.filename, image.content_type, image.size)
         # The settings are cached (read from the database once per change).
         config = await self.services.guild_settings.get(interaction.guild_id)
         allowed = bool(config["ideas_anonymous"])
         if anonymous and not allowed:
             await self.services.ideas.check_anonymous(interaction.guild_id)  # raises
-        tags = (tag.strip().lower(),) if tag else ()
         await interaction.response.send_modal(
             SubmitModal(
                 kind.strip().lower(),
                 tags,
+                image,
                 anonymous=anonymous,
                 joined_at=getattr(interaction.user, "joined_at", None),
                 offer_anonymous=allowed,
@@ -970,6 +1025,7 @@ class Ideas(commands.Cog):
         )
         self.publisher.refresh_card(result.source)
         self.publisher.refresh_card(result.target)
+        await self.publisher.reopen_thread(result.source)
         await interaction.followup.send(
             f"#{source} is separate from #{result.target.number} again, with its own votes.",
             ephemeral=True,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -28,12 +29,14 @@ from bot.domain.idea_model import (
     StatusChange,
     Submission,
 )
-from bot.domain.ideas import HELD_STATUSES, IdeaStatus
+from bot.domain.ideas import HELD_STATUSES, IdeaStatus, closes_thread, is_open
 from bot.render import ideas as render
 from bot.scheduling.timers import FinishUnit, Timer
 from bot.services.ideas import (
     PUBLISH_STATUS,
+    THREAD_TIMER,
     similar_from_payload,
+    thread_key,
 )
 from cogs._publishing import find_own
 from cogs.ideas.ui import KeepOrSupport, card_view
@@ -335,11 +338,25 @@ class IdeaPublisher:
             return None
         card = await self._find_card(channel, idea) if look_first else None
         if card is None:
-            card = await channel.send(embed=embed, view=view or discord.utils.MISSING)
+            card = await channel.send(
+                embed=embed,
+                view=view or discord.utils.MISSING,
+                file=await self._card_file(idea) or discord.utils.MISSING,
+            )
         await faults.reached("ideas.after-card-post")
         if isinstance(channel, discord.TextChannel):
             thread_id = await self._card_thread(card, idea)
         return card.channel.id, card.id, thread_id
+
+    async def _card_file(self, idea: Idea) -> discord.File | None:
+        """The idea's stored image, uploaded with the card (the embed shows it by name)."""
+        if not idea.image_name:
+            return None
+        stored = await self.services.ideas.image(idea.id)
+        if stored is None:
+            return None
+        name, data = stored
+        return discord.File(io.BytesIO(data), filename=name)
 
     async def _card_thread(self, card: discord.Message, idea: Idea) -> int | None:
         """The card's discussion thread: created, or found (a thread started from a
@@ -545,8 +562,16 @@ class IdeaPublisher:
         if change.publish_key is not None:
             await faults.reached("ideas.after-status-commit")
             await self.services.timers.run_now(PUBLISH_STATUS, change.publish_key)
-            if change.queued_for:
-                await self.services.timers.wake()  # the followers' batched DMs
+            if change.queued_for or closes_thread(change.new):
+                # The followers' batched DMs; the thread's closing, later.
+                await self.services.timers.wake()
+        if closes_thread(change.old) and is_open(change.new):
+            await self.reopen_thread(change.idea)
+
+    async def reopen_thread(self, idea: Idea) -> None:
+        """Run the reopening of a decided idea's thread now (it was recorded with the
+        change; if this fails it is retried like any timer)."""
+        await self.services.timers.run_now(THREAD_TIMER, thread_key(idea.id))
 
     async def publish_status(self, timer: Timer) -> None:
         """A status change told to everyone concerned: a thread message mentioning only the
@@ -583,6 +608,40 @@ class IdeaPublisher:
             )
         if change.new is IdeaStatus.IMPLEMENTED:
             await step("shipped", lambda: self._shipped(idea, look_first=look_first))
+
+    async def close_or_reopen_thread(self, timer: Timer) -> None:
+        """A decided idea's thread: a closing message, then archived and locked; or, once the
+        idea is open again, unlocked and unarchived. Nothing when the idea has moved on
+        since (a later change re-arms this row) or its thread is gone."""
+        payload = timer.payload
+        idea = await self.services.ideas.get_by_id(int(payload["idea_id"]))
+        close = bool(payload["close"])
+        if idea is None or not idea.thread_id or closes_thread(idea.status) != close:
+            return
+        thread = self._channel(idea.thread_id) or await self._fetch_channel(idea.thread_id)
+        if not isinstance(thread, discord.Thread):
+            return
+        try:
+            if not close:
+                if thread.locked or thread.archived:
+                    await thread.edit(archived=False, locked=False)
+                return
+            done: list[str] = payload.setdefault("done", [])
+            if "message" not in done and not thread.locked:
+                await self._post_once(
+                    thread,
+                    render.thread_closing_text(idea),
+                    since=idea.updated_at,
+                    look_first=not timer.first_try,
+                )
+                done.append("message")
+                await self.services.timers.save_progress(timer)
+            await thread.edit(archived=True, locked=True)
+        except discord.DiscordServerError:
+            raise  # retried with backoff
+        except discord.HTTPException as exc:
+            # Refused (the bot may not manage threads there): retrying will not help.
+            log.warning("Could not close or reopen the thread of idea %s: %s", idea.id, exc)
 
     async def _status_in_thread(self, change: StatusChange, *, look_first: bool) -> None:
         idea = change.idea

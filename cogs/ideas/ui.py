@@ -486,6 +486,7 @@ class SubmitModal(ReportingModal, title="Share an idea"):
         self,
         kind: str,
         tags: tuple[str, ...],
+        image: discord.Attachment | None = None,
         *,
         anonymous: bool = False,
         joined_at: datetime | None = None,
@@ -494,6 +495,7 @@ class SubmitModal(ReportingModal, title="Share an idea"):
         super().__init__(title="Share an idea anonymously" if anonymous else "Share an idea")
         self.kind = kind
         self.tags = tags
+        self.image = image
         self.anonymous = anonymous
         self.joined_at = joined_at
         #: The toggle in the form, when the server allows anonymous ideas (preset from
@@ -534,7 +536,7 @@ class SubmitModal(ReportingModal, title="Share an idea"):
             ),
             joined_at=self.joined_at,
         )
-        await _cog(interaction).submit_interactive(interaction, draft)
+        await _cog(interaction).submit_interactive(interaction, draft, image=self.image)
 
 
 class EditModal(ReportingModal, title="Edit idea"):

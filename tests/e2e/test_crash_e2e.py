@@ -178,3 +178,34 @@ async def test_a_channel_watched_just_before_a_crash_is_caught_up(
     await _settled(driver, bot)
     sources = {row[0] for row in bot.query("SELECT source_message_id FROM ideas")}
     assert sources == {m.id for m in missed}
+
+
+@pytest.mark.parametrize("point", ["ideas.after-submit-commit", "ideas.after-card-post"])
+async def test_a_picture_card_killed_before_it_is_recorded_shows_the_stored_picture_once(
+    world: tuple[Driver, Community], bot: Operator, point: str
+) -> None:
+    """The picture was stored with the idea; once the member's attachment link has expired
+    (here: the source's file is gone), the card posted at the next start still has it."""
+    import io
+
+    from PIL import Image
+
+    driver, c = world
+    out = io.BytesIO()
+    Image.new("RGB", (24, 16), (5, 150, 200)).save(out, "PNG")
+    picture = out.getvalue()
+    await bot.start(faults=point)
+    source = await driver.post(
+        c.general, c.alice, f"[idea] Picture survives {point}", files=[("p.png", picture)]
+    )
+    await _killed_at(bot, point)
+    (row,) = bot.query("SELECT number, card_message_id, image_name FROM ideas")
+    assert row["card_message_id"] is None and row["image_name"] == f"idea-{row['number']}.png"
+    source.attachments = []  # the link the member's upload had no longer works
+
+    await bot.start()
+    await driver.wait_for_message(c.general, contains="Captured as idea", timeout=15)
+    await _settled(driver, bot)
+    (shown,) = _cards(driver, c, row["number"])  # one card, not two
+    assert [a.data for a in shown.attachments] == [picture]
+    assert str(shown.embeds[0]["image"]["url"]).endswith(f"/idea-{row['number']}.png")

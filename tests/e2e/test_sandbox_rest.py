@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -154,6 +155,27 @@ async def test_message_edit_delete_reply_and_history(env: Env) -> None:
     assert stored.deleted
     await asked.delete()  # a member's message: the bot has MANAGE_MESSAGES here
     assert question.deleted
+
+
+async def test_attachments_upload_and_read_and_the_upload_limit_is_413(env: Env) -> None:
+    d, w = env.driver, env.world
+    general = env.channel(w.general.id)
+    posted = await d.post(w.general, w.alice, "look", files=[("shot.png", b"\x89PNG fake")])
+    fetched = await general.fetch_message(posted.id)
+    (attachment,) = fetched.attachments
+    assert attachment.content_type == "image/png"  # from the file name, as Discord does
+    assert await attachment.read() == b"\x89PNG fake"
+    limit = env.guild.filesize_limit
+    assert w.guild.upload_limit == limit
+    sent = await general.send(file=discord.File(io.BytesIO(b"x" * 1000), filename="a.bin"))
+    assert sent.attachments[0].size == 1000
+    with pytest.raises(discord.HTTPException) as caught:
+        await general.send(file=discord.File(io.BytesIO(b"x" * (limit + 1)), filename="big.bin"))
+    assert caught.value.status == 413
+    with pytest.raises(discord.HTTPException) as caught:
+        await sent.edit(attachments=[discord.File(io.BytesIO(b"x" * (limit + 1)), "big.bin")])
+    assert caught.value.status == 413
+    assert len(d.messages_in(w.general)[-1].attachments) == 1  # unchanged
 
 
 async def test_reactions_both_ways(env: Env) -> None:

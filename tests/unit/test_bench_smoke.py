@@ -241,3 +241,12 @@ async def test_the_digests_suite_reports_every_target(
     assert any(r.name.startswith("chart rendering") and r.passed is None for r in results)
     assert await run_benchmarks("digests", quick=True) in (0, 1)
     assert "[digests]" in capsys.readouterr().out
+
+
+async def test_the_media_suite_reports_every_target() -> None:
+    from bot.bench import media as bench_media
+
+    results = await bench_media.run(quick=True)
+    verdicts = {r.name: r.passed for r in results}
+    assert len(verdicts) == 4 and all(isinstance(v, bool) for v in verdicts.values())
+    assert all("(quick)" in name for name in verdicts)

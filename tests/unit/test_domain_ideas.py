@@ -323,3 +323,10 @@ class TestKinds:
 def test_domain_error_carries_code_and_message() -> None:
     err = DomainError("some_code", "Shown to the member.")
     assert (err.code, err.message, str(err)) == ("some_code", "Shown to the member.", err.message)
+
+
+def test_only_implemented_declined_and_duplicate_close_the_thread() -> None:
+    from bot.domain.ideas import closes_thread
+
+    closing = {s for s in IdeaStatus if closes_thread(s)}
+    assert closing == {IdeaStatus.IMPLEMENTED, IdeaStatus.DECLINED, IdeaStatus.DUPLICATE}

@@ -84,6 +84,17 @@ SETTINGS = (
         comment=("Count 👍 reactions on idea cards as support votes, like the button.\n"),
     ),
     Setting(
+        "ideas_thread_lock_delay",
+        Kind.DURATION,
+        "How long a decided idea's thread stays open",
+        "24h",
+        comment=(
+            "When an idea becomes implemented, declined or duplicate, its thread gets a closing\n"
+            "message and is archived and locked this long after the decision (moving the idea\n"
+            "back to an open status unlocks it).\n"
+        ),
+    ),
+    Setting(
         "ideas_review",
         Kind.TEXT,
         "Hold ideas for moderator review: off, all or new_members",

@@ -2,7 +2,7 @@
 -- rejects them) and anonymous ideas (the card says "a member"; the author is still stored,
 -- credited and notified, and shown to moderators, each look written to the mod log).
 
--- 1: the card and every public message leave the author out. Revealing (the author's
+-- The card and every public message leave the author out. Revealing (the author's
 -- choice) sets it back to 0 and bumps card_version in the same UPDATE (the card trigger
 -- lists the columns it watches; this one is not among them, and the trigger is not
 -- recreated here).
