@@ -350,3 +350,35 @@ def test_the_migration_keeps_existing_ideas_signed_and_their_cards_current(tmp_p
         apply_migrations(conn, migrations)
         row = conn.execute("SELECT anonymous, card_version, card_shown FROM ideas").fetchone()
         assert row == (0, 3, 3)
+
+
+# -- outgoing webhooks -----------------------------------------------------------------------------
+async def test_webhooks_hear_of_an_idea_once_it_is_public_and_never_its_anonymous_author(
+    services: Services,
+) -> None:
+    from bot.services.webhooks import DELIVER_TIMER
+    from bot.storage import webhooks as webhooks_repo
+
+    async def never_sent(timer: object) -> None:
+        raise RuntimeError("not sent in this test")
+
+    services.timers.register(DELIVER_TIMER, never_sent)
+    ideas, hooks = services.ideas, services.webhooks
+    g = await _guild(services, ideas_review="all", ideas_anonymous=True)
+    await services.db.write(
+        lambda c: webhooks_repo.insert_webhook(
+            c, g, "https://hooks.example/x", ("idea.created", "idea.status_changed"), "k", MOD
+        )
+    )
+    approved = (await ideas.submit(_draft(g, "Held, then approved", anonymous=True))).idea
+    rejected = (await ideas.submit(_draft(g, "Held, then rejected", VOTER))).idea
+    await hooks.consume()
+    assert await services.db.fetchval("SELECT count(*) FROM webhook_deliveries") == 0
+    await ideas.reject(g, rejected.number, MOD, "Not for us")
+    await ideas.approve(g, approved.number, MOD)
+    await hooks.consume()
+    rows = await services.db.fetchall("SELECT event, payload FROM webhook_deliveries")
+    assert [r[0] for r in rows] == ["idea.created"]
+    assert f'"number":{approved.number}' in rows[0][1]
+    assert str(AUTHOR) not in rows[0][1] and "author_id" not in rows[0][1]
+    await hooks.close()
