@@ -656,7 +656,10 @@ class IdeaPublisher:
             text,
             since=change.idea.updated_at,
             look_first=look_first,
-            allowed_mentions=discord.AllowedMentions(
+            # An anonymous idea's thread message names nobody, and pings nobody either.
+            allowed_mentions=discord.AllowedMentions.none()
+            if idea.anonymous
+            else discord.AllowedMentions(
                 users=[discord.Object(idea.author_id)], everyone=False, roles=False
             ),
         )
