@@ -524,6 +524,49 @@ async def scene_privacy(driver: Driver, bot: CocreateBot, c: Community) -> str |
     return None
 
 
+async def scene_review(driver: Driver, bot: CocreateBot, c: Community) -> str | None:
+    """Ideas wait for review before they are public; one is anonymous; a moderator
+    approves two from the queue and rejects one with a reason."""
+    for key, value in (("ideas_review", "all"), ("ideas_anonymous", "on")):
+        await _answer(
+            await driver.slash(c.mod, "config set", channel=c.staff, key=key, value=value)
+        )
+    # Bob shared an idea a moment ago (the cooldown): the staffer posts this one.
+    tagged = await driver.post(c.general, c.staffer, "[idea] Keyboard shortcuts cheat sheet")
+    await driver.wait_for_reaction(tagged, "🕓")
+    for who, title, body, post_as in (
+        (c.dave, "A suggestion box for honest feedback", "Easier to say unsigned.", "anonymous"),
+        (c.alice, "Buy my handmade mugs", "Only 20 € each.", "named"),
+    ):
+        opened = await driver.slash(who, "idea submit", channel=c.general)
+        modal = (await opened.response(10)).modal
+        assert modal is not None
+        title_field, body_field, toggle = list(modal.fields)  # the form's "Post as" toggle
+        await _answer(
+            await driver.submit_modal(
+                who, modal, {title_field: title, body_field: body, toggle: [post_as]}
+            )
+        )
+    queue = await _answer(await driver.slash(c.mod, "idea queue", channel=c.staff))
+    shown = _embed_body(queue)
+    buttons = [b["custom_id"] for row in queue.components for b in row["components"]]
+    approvals = [b for b in buttons if b.endswith(":approve")]
+    for custom_id in approvals[:2]:
+        await _answer(await driver.click(c.mod, queue, custom_id))
+    reject = [b for b in buttons if b.endswith(":reject")][2]
+    modal = (await (await driver.click(c.mod, queue, reject)).response(10)).modal
+    assert modal is not None
+    (reason,) = list(modal.fields)
+    await _answer(
+        await driver.submit_modal(c.mod, modal, {reason: "Selling is for #marketplace, not ideas."})
+    )
+    await driver.wait_for_dm(c.alice)
+    await _answer(
+        await driver.slash(c.mod, "config set", channel=c.staff, key="ideas_review", value="off")
+    )
+    return shown
+
+
 SCENES: list[tuple[str, Scene]] = [
     ("A moderator sets Cocreate up", scene_setup),
     ("Members look around", scene_members),
@@ -533,6 +576,7 @@ SCENES: list[tuple[str, Scene]] = [
     ("Polls and an outcome survey", scene_polls),
     ("A policy change is discussed before it takes effect", scene_policy),
     ("A challenge: one question, judges, a mentor, a wildcard and a winner", scene_challenges),
+    ("Ideas wait for review; one is anonymous", scene_review),
     ("A member asks to be forgotten", scene_privacy),
 ]
 

@@ -25,6 +25,7 @@ that says so.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -130,6 +131,32 @@ class CaptureConfig:
 
 
 DEFAULT_CAPTURE: Final = CaptureConfig()
+
+#: The word that asks for anonymity in a tag (``[idea anonymous]``) or as a label.
+ANONYMOUS_WORD: Final = "anonymous"
+
+
+def asks_anonymous(
+    text: str, config: CaptureConfig = DEFAULT_CAPTURE, captured: CapturedText | None = None
+) -> bool:
+    """Whether a tagged message asks to be anonymous: an ``[anonymous]`` label next to the
+    tag of ``captured`` (what the message parsed as), or, for a message that captured
+    nothing, ``[idea anonymous]`` (no configured tag). Such a message cannot be anonymous
+    (it shows its author): the caller says so. Cheap on the capture path: a membership
+    test when it was captured, and text is read again only when it names the word."""
+    if captured is not None:
+        return ANONYMOUS_WORD in captured.tags
+    if "[" not in text or ANONYMOUS_WORD not in text.lower():
+        return False
+    first = clean_block(text).lstrip().partition("\n")[0]
+    return _anonymous_tag(tuple(config.tags)).search(first) is not None
+
+
+@functools.lru_cache(maxsize=64)
+def _anonymous_tag(tags: tuple[str, ...]) -> re.Pattern[str]:
+    """``[<tag> anonymous]`` for a guild's tags (compiled once per tag list)."""
+    names = "|".join(re.escape(t) for t in sorted(tags, key=len, reverse=True))
+    return re.compile(rf"\[[ \t]*#?[ \t]*(?:{names})[ \t]+{ANONYMOUS_WORD}[ \t]*\]", re.IGNORECASE)
 
 
 def parse_message(

@@ -108,6 +108,8 @@ def parse_value(spec: SettingSpec, raw: str) -> Any:
         return value
     if spec.kind == Kind.DURATION:
         return format_duration(parse_duration(text))
+    if spec.choices:
+        return check_choice(spec, text.lower())
     if not has_visible(text):
         raise DomainError("bad_value", f"`{spec.key}` cannot be empty.")
     if len(text) > 200:
@@ -121,6 +123,14 @@ def check_bounds(spec: SettingSpec, value: int) -> None:
         raise DomainError("bad_value", f"`{spec.key}` must be at least {spec.minimum}.")
     if spec.maximum is not None and value > spec.maximum:
         raise DomainError("bad_value", f"`{spec.key}` must be at most {spec.maximum}.")
+
+
+def check_choice(spec: SettingSpec, value: str) -> str:
+    """Raise DomainError unless ``value`` is one of a text setting's declared choices."""
+    if value not in spec.choices:
+        allowed = ", ".join(f"`{c}`" for c in spec.choices)
+        raise DomainError("bad_value", f"`{spec.key}` is one of {allowed}; not `{value}`.")
+    return value
 
 
 def validate_stored(spec: SettingSpec, value: Any) -> Any:
@@ -144,6 +154,8 @@ def validate_stored(spec: SettingSpec, value: Any) -> Any:
         parse_duration(str(value))
     if spec.kind == Kind.INT:
         check_bounds(spec, value if isinstance(value, int) else 0)
+    if spec.choices:
+        check_choice(spec, str(value))
     return value
 
 

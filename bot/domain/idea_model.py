@@ -11,6 +11,8 @@ from bot.domain.publishing import Publication
 
 #: author_id of an idea whose author asked to be forgotten.
 FORMER_MEMBER = 0
+#: author_id in reports (digests) for an anonymous idea: no member's id is shown.
+ANONYMOUS_AUTHOR = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,8 @@ class Idea:
     contributors: tuple[int, ...] = ()
     #: The file name of the idea's image, uploaded with its card (None: no image).
     image_name: str | None = None
+    #: Shown as "a member" everywhere public; the author is known to the store.
+    anonymous: bool = False
 
     @property
     def net(self) -> int:
@@ -100,6 +104,11 @@ class IdeaDraft:
     #: The number of the challenge it answers (checked and attached by the challenges
     #: feature's submit hook, in the same unit as the idea); None: an ordinary idea.
     challenge: int | None = None
+    #: The author asked for the card to say "a member" (``/idea submit anonymous:True``).
+    anonymous: bool = False
+    #: When the author joined the server, as Discord says (the review rule for new
+    #: members); None when unknown.
+    joined_at: datetime | None = None
 
     @property
     def submitter(self) -> int:
@@ -202,4 +211,6 @@ class ListFilters:
     tag: str | None = None
     author_id: int | None = None
     include_closed: bool = True
+    #: With ``author_id``: whether that author's anonymous ideas are listed (only to them).
+    include_anonymous: bool = True
     extra: dict[str, str] = field(default_factory=dict)

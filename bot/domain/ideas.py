@@ -27,6 +27,10 @@ class IdeaStatus(StrEnum):
     DUPLICATE = "duplicate"
     WITHDRAWN = "withdrawn"
     HIDDEN = "hidden"
+    #: Held for moderator review (``ideas_review``): stored, not public (no card, no votes).
+    PENDING_REVIEW = "pending_review"
+    #: Turned down in review, with a reason the author receives; never public.
+    REJECTED = "rejected"
 
 
 class IdeaKind(StrEnum):
@@ -54,15 +58,22 @@ TERMINAL_STATUSES: Final[frozenset[IdeaStatus]] = frozenset(
 )
 # HIDDEN is neither open nor terminal: it is a moderation overlay on top of another status.
 
+# Held before publication (the review queue): stored, but not public. Approving moves an
+# idea to NEW and publishes its card; rejecting moves it to REJECTED. Neither is reachable
+# through the transition table (only the queue's approve and reject lead out of review).
+HELD_STATUSES: Final[frozenset[IdeaStatus]] = frozenset({_S.PENDING_REVIEW, _S.REJECTED})
+
 # A decision closes the "time to decision" clock.
 DECISION_STATUSES: Final[frozenset[IdeaStatus]] = frozenset(
     {_S.PLANNED, _S.DECLINED, _S.DUPLICATE, _S.IMPLEMENTED}
 )
 
 # Members deserve to know why their idea was turned down; hiding is logged for the mod-log.
-REASON_REQUIRED: Final[frozenset[IdeaStatus]] = frozenset({_S.DECLINED, _S.DUPLICATE, _S.HIDDEN})
+REASON_REQUIRED: Final[frozenset[IdeaStatus]] = frozenset(
+    {_S.DECLINED, _S.DUPLICATE, _S.HIDDEN, _S.REJECTED}
+)
 
-_ALL_BUT_HIDDEN = frozenset(_S) - {_S.HIDDEN}
+_ALL_BUT_HIDDEN = frozenset(_S) - {_S.HIDDEN} - HELD_STATUSES
 
 # THE transition table: old status -> statuses it may move to. Everything else is refused.
 # Actor rules (who may make a move) and reason rules live in check_transition, not here.
@@ -108,6 +119,9 @@ TRANSITIONS: Final[dict[IdeaStatus, frozenset[IdeaStatus]]] = {
     # Un-hide: any status is a possible target, but check_transition insists on the one the
     # idea had when it was hidden (``previous``), so un-hiding never changes the outcome.
     _S.HIDDEN: _ALL_BUT_HIDDEN,
+    # Out of review only through the queue (approve → new, reject → rejected).
+    _S.PENDING_REVIEW: frozenset(),
+    _S.REJECTED: frozenset(),
 }
 
 # Withdrawing is the author's own act, and only before the team has committed to anything.
@@ -123,6 +137,11 @@ DEFAULT_RESPONSE_TARGET: Final = timedelta(days=10)
 def is_open(status: IdeaStatus) -> bool:
     """Whether an idea in ``status`` still awaits work or an answer."""
     return status in OPEN_STATUSES
+
+
+def is_public(status: IdeaStatus) -> bool:
+    """Whether an idea in ``status`` may be shown to members (no hidden or held idea is)."""
+    return status is not IdeaStatus.HIDDEN and status not in HELD_STATUSES
 
 
 def is_terminal(status: IdeaStatus) -> bool:
@@ -217,7 +236,12 @@ def is_first_response(old: IdeaStatus, new: IdeaStatus) -> bool:
     count. Callers record the time only while the idea has no first response yet (an idea
     can return to ``new`` after an unmerge).
     """
-    return old is IdeaStatus.NEW and new is not IdeaStatus.NEW and new is not IdeaStatus.WITHDRAWN
+    # Rejecting a held idea answers it too (the queue time counts toward the same clock).
+    return (
+        old in (IdeaStatus.NEW, IdeaStatus.PENDING_REVIEW)
+        and new is not IdeaStatus.NEW
+        and new is not IdeaStatus.WITHDRAWN
+    )
 
 
 #: Outcomes after which an idea's discussion thread is closed (archived and locked).
@@ -320,3 +344,36 @@ def validate_body(body: str | None) -> str:
             f"A description can be at most {BODY_MAX} characters (this one has {len(value)}).",
         )
     return value
+
+
+class ReviewMode(StrEnum):
+    """Which new ideas wait in the moderators' queue (the ``ideas_review`` setting)."""
+
+    OFF = "off"
+    ALL = "all"
+    NEW_MEMBERS = "new_members"
+
+
+def needs_review(
+    mode: ReviewMode | str,
+    *,
+    joined_at: datetime | None,
+    now: datetime,
+    new_for: timedelta,
+    points: int,
+    points_threshold: int,
+) -> bool:
+    """Whether an idea must wait for a moderator before its card is public.
+
+    With ``new_members``, a member is new when they joined less than ``new_for`` ago or
+    have fewer than ``points_threshold`` points (0: points do not matter). A member whose
+    join time is unknown (Discord did not say) is held: review is the safe side.
+    """
+    mode = ReviewMode(mode)
+    if mode is ReviewMode.OFF:
+        return False
+    if mode is ReviewMode.ALL:
+        return True
+    if joined_at is None or now - joined_at < new_for:
+        return True
+    return points < points_threshold

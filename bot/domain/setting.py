@@ -47,6 +47,8 @@ class Setting:
     minimum: int | None = None
     maximum: int | None = None
     max_items: int = 25
+    #: For text settings with a fixed set of values: the values allowed (empty: any text).
+    choices: tuple[str, ...] = ()
     #: The feature that declares it (set when the feature registers its settings).
     feature: str = field(default="", compare=False)
 

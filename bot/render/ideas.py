@@ -28,7 +28,12 @@ STATUS_STYLE: dict[IdeaStatus, tuple[str, str, discord.Colour]] = {
     IdeaStatus.DUPLICATE: ("🔁", "Duplicate", discord.Colour.light_grey()),
     IdeaStatus.WITHDRAWN: ("↩️", "Withdrawn", discord.Colour.light_grey()),
     IdeaStatus.HIDDEN: ("🙈", "Hidden", discord.Colour.dark_grey()),
+    IdeaStatus.PENDING_REVIEW: ("🕓", "Awaiting review", discord.Colour.light_grey()),
+    IdeaStatus.REJECTED: ("🚫", "Rejected in review", discord.Colour.dark_red()),
 }
+
+#: How an anonymous idea's author is named wherever members can see it.
+ANONYMOUS = "a member"
 
 
 def status_label(status: IdeaStatus | str) -> str:
@@ -42,6 +47,14 @@ def person(member_id: int) -> str:
     return "a former member" if member_id == FORMER_MEMBER else f"<@{member_id}>"
 
 
+def author_of(idea: Idea, *, reveal: bool = False) -> str:
+    """The idea's author as members see it: "a member" when anonymous (unless ``reveal``,
+    for the author themselves and moderators)."""
+    if idea.anonymous and not reveal:
+        return ANONYMOUS
+    return person(idea.author_id)
+
+
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -51,7 +64,11 @@ def stamp(moment: datetime, style: str = "R") -> str:
 
 
 def idea_card(
-    idea: Idea, *, oppose_enabled: bool, similar: Sequence[SimilarCandidate] = ()
+    idea: Idea,
+    *,
+    oppose_enabled: bool,
+    similar: Sequence[SimilarCandidate] = (),
+    reveal: bool = False,
 ) -> discord.Embed:
     """The card posted in the ideas channel (and kept up to date)."""
     _, _, colour = STATUS_STYLE[idea.status]
@@ -70,7 +87,9 @@ def idea_card(
         votes += f" · 👎 {idea.oppose}"
     embed.add_field(name="Votes", value=votes)
     embed.add_field(name="Kind", value=idea.kind)
-    credit = person(idea.author_id)
+    credit = author_of(idea, reveal=reveal)
+    if idea.anonymous and reveal:
+        credit += " (anonymous to members)"
     if idea.contributors:
         credit += " with " + ", ".join(person(c) for c in idea.contributors[:10])
     embed.add_field(name="By", value=clip(credit, 1024))
@@ -106,8 +125,10 @@ def page_embed(title: str, page: IdeaPage, *, empty: str) -> discord.Embed:
     return embed
 
 
-def detail_embed(idea: Idea, *, oppose_enabled: bool) -> discord.Embed:
-    embed = idea_card(idea, oppose_enabled=oppose_enabled)
+def detail_embed(idea: Idea, *, oppose_enabled: bool, reveal: bool = False) -> discord.Embed:
+    """``/idea show``: the card with its times and links; ``reveal`` names the author of an
+    anonymous idea (the author themselves, moderators)."""
+    embed = idea_card(idea, oppose_enabled=oppose_enabled, reveal=reveal)
     embed.add_field(name="Submitted", value=stamp(idea.created_at))
     if idea.first_response_at:
         embed.add_field(name="First response", value=stamp(idea.first_response_at))
@@ -127,13 +148,18 @@ _EVENT_TEXT = {
     "flagged": "flagged",
     "merged_in": "merged another idea in",
     "unmerged": "undid a merge",
+    "revealed": "revealed themselves as the author",
 }
 
 
-def history_embed(idea: Idea, events: Sequence[IdeaEvent]) -> discord.Embed:
+def history_embed(
+    idea: Idea, events: Sequence[IdeaEvent], *, reveal: bool = False
+) -> discord.Embed:
     lines = []
     for event in events[-20:]:
         who = person(event.actor_id) if event.actor_id is not None else "Cocreate"
+        if idea.anonymous and not reveal and event.actor_id == idea.author_id:
+            who = ANONYMOUS
         if event.kind == "status":
             old = status_label(event.old_status or "new")
             what = f"{old} → {status_label(event.new_status or 'new')}"
@@ -150,10 +176,13 @@ def history_embed(idea: Idea, events: Sequence[IdeaEvent]) -> discord.Embed:
 
 def thread_status_text(change: StatusChange) -> str:
     """The one message in the idea's thread: it mentions nobody but the author."""
-    text = (
-        f"{person(change.idea.author_id)} your idea is now **{status_label(change.new)}** "
-        f"(was {status_label(change.old)})."
-    )
+    if change.idea.anonymous:  # the author learns it by DM; the thread names nobody
+        text = f"This idea is now **{status_label(change.new)}** (was {status_label(change.old)})."
+    else:
+        text = (
+            f"{person(change.idea.author_id)} your idea is now **{status_label(change.new)}** "
+            f"(was {status_label(change.old)})."
+        )
     if change.reason:
         text += f"\n> {clip(change.reason, 1500)}"
     return text
@@ -196,7 +225,7 @@ def batched_dm_text(notices: Sequence[Notice], guild_name: str) -> str:
 
 
 def shipped_text(idea: Idea) -> str:
-    credit = person(idea.author_id)
+    credit = author_of(idea)
     if idea.contributors:
         credit += " with " + ", ".join(person(c) for c in idea.contributors)
     link = f" {idea.card_url}" if idea.card_url else ""
@@ -204,3 +233,50 @@ def shipped_text(idea: Idea) -> str:
         f"🚀 Shipped: **#{idea.number} · {idea.title}** — an idea by {credit}. Thank you!{link}",
         2000,
     )
+
+
+def submitted_note(idea: Idea) -> str:
+    """The ephemeral answer to an interactive submission (held or public)."""
+    if idea.status is IdeaStatus.PENDING_REVIEW:
+        return held_note(idea)
+    text = f"Thanks! Your idea is #{idea.number}. {idea.card_url or ''}".strip()
+    if idea.anonymous:
+        text += "\nIts card says “a member”; `/idea reveal` puts your name on it later."
+    return text
+
+
+def held_note(idea: Idea) -> str:
+    """What the author of a held idea is told (ephemerally, or by DM)."""
+    return (
+        f"🕓 Thanks! Your idea #{idea.number} is waiting for a moderator's review; its card "
+        "appears once it is approved, and you'll hear either way."
+    )
+
+
+def approved_dm_text(idea: Idea, guild_name: str) -> str:
+    title = clip(idea.title, 100)
+    text = f"✅ Your idea **#{idea.number} · {title}** in {guild_name} was approved."
+    if idea.card_url:
+        text += f" Vote and discuss: {idea.card_url}"
+    return text
+
+
+def queue_embed(ideas: Sequence[Idea], shown: int) -> discord.Embed:
+    """``/idea queue``: the ideas waiting for review, oldest first (moderators only). An
+    anonymous idea's author is not named here: looking them up is ``/idea show``, where
+    each look is written to the mod log."""
+    lines = []
+    for idea in ideas[:shown]:
+        who = f"{ANONYMOUS} (anonymous)" if idea.anonymous else person(idea.author_id)
+        line = f"**#{idea.number}** {clip(idea.title, 80)} · {who} · {stamp(idea.created_at)}"
+        if idea.body:
+            line += f"\n> {clip(idea.body.replace(chr(10), ' '), 200)}"
+        lines.append(line)
+    embed = discord.Embed(
+        title=f"Review queue · {len(ideas)} idea(s) waiting",
+        description=clip("\n".join(lines), 4000) or "Nothing is waiting for review. 🎉",
+        colour=discord.Colour.light_grey(),
+    )
+    if len(ideas) > shown:
+        embed.set_footer(text=f"Showing the oldest {shown}; decide these to see the next.")
+    return embed

@@ -45,6 +45,7 @@ from bot.domain.digest_model import (
     RunStatus,
 )
 from bot.domain.guild_config import GuildConfig
+from bot.domain.idea_model import ANONYMOUS_AUTHOR
 from bot.domain.publishing import Publication
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.services._util import domain_errors
@@ -530,6 +531,8 @@ def _idea_row(row: Any, gained: int = 0) -> IdeaRow:
 
 
 def _mention(member_id: int) -> str:
+    if member_id == ANONYMOUS_AUTHOR:
+        return "a member"
     return f"<@{member_id}>" if member_id else "a former member"
 
 

@@ -21,6 +21,7 @@ from bot.domain import events
 from bot.domain.capture import (
     CaptureConfig,
     CapturedText,
+    asks_anonymous,
     parse_captured,
     parse_forum_post,
     parse_message,
@@ -42,11 +43,14 @@ from bot.domain.idea_model import (
 )
 from bot.domain.ideas import (
     IdeaStatus,
+    ReviewMode,
     check_transition,
     closes_thread,
     is_decision,
     is_first_response,
     is_open,
+    is_public,
+    needs_review,
     validate_body,
     validate_kind,
     validate_reason,
@@ -64,6 +68,7 @@ from bot.services.guild_settings import GuildSettingsService
 from bot.storage import Tx, common, savepoint
 from bot.storage import ideas as repo
 from bot.storage import media as media_repo
+from bot.storage import points as points_repo
 from bot.storage import timers as timers_repo
 from bot.storage.common import to_iso
 from bot.storage.database import Database
@@ -74,6 +79,10 @@ PAGE_SIZE = 5
 #: Capture paths whose idea follows edits of its source while the idea is `new`.
 _FOLLOWS = frozenset({"message", "menu", "forum"})
 _NOT_FOUND = "There is no idea #{n} here."
+_NO_TAGGED_ANONYMOUS = (
+    "A tagged message cannot be anonymous: the message already shows who wrote it. "
+    "Delete it and use `/idea submit anonymous:True` instead."
+)
 
 #: Timer kinds of what the Ideas feature must show in Discord (see bot.scheduling.timers):
 #: a new idea's card, thread and source reply; a status change's announcements; a batched
@@ -167,11 +176,16 @@ class IdeaService:
             raise NotFound(_NOT_FOUND.format(n=number))
         return idea
 
-    async def visible(self, guild_id: int, number: int, *, moderator: bool = False) -> Idea:
-        """An idea members may see (hidden ones only for moderators)."""
+    async def visible(
+        self, guild_id: int, number: int, *, moderator: bool = False, viewer_id: int | None = None
+    ) -> Idea:
+        """An idea members may see (hidden ones only for moderators; held ones, waiting for
+        review or rejected, for moderators and their author ``viewer_id``)."""
         idea = await self.get(guild_id, number)
-        if idea.status is IdeaStatus.HIDDEN and not moderator:
-            raise NotFound(_NOT_FOUND.format(n=number))
+        if not moderator and not is_public(idea.status):
+            held = idea.status is not IdeaStatus.HIDDEN
+            if not (held and viewer_id is not None and viewer_id == idea.author_id):
+                raise NotFound(_NOT_FOUND.format(n=number))
         return idea
 
     async def by_card(self, card_message_id: int) -> Idea | None:
@@ -190,7 +204,10 @@ class IdeaService:
         """The idea a message announces with a tag, None when untagged; InvalidInput if bad."""
         config = await self.capture_for(guild_id)
         with domain_errors():
-            return parse_message(text, config, channel_names=channel_names)
+            parsed = parse_message(text, config, channel_names=channel_names)
+        if asks_anonymous(text, config, parsed):
+            raise InvalidInput(_NO_TAGGED_ANONYMOUS)
+        return parsed
 
     async def parse_captured(
         self, guild_id: int, text: str, channel_names: dict[int, str] | None = None
@@ -226,6 +243,17 @@ class IdeaService:
             )
         )
 
+    async def check_anonymous(self, guild_id: int, source: str = "modal") -> None:
+        """Raise InvalidInput unless an idea from ``source`` may be anonymous here: the
+        server allows it, and the idea is not a message that already shows its author."""
+        if source != "modal":
+            raise InvalidInput(_NO_TAGGED_ANONYMOUS)
+        if not (await self._settings.get(guild_id))["ideas_anonymous"]:
+            raise InvalidInput(
+                "Anonymous ideas are turned off in this server; submit it under your name, "
+                "or ask a moderator to turn on `ideas_anonymous`."
+            )
+
     async def submit(
         self,
         draft: IdeaDraft,
@@ -245,6 +273,12 @@ class IdeaService:
         as test set-ups, never for what members send.
         """
         rules = await self._submit_rules(draft.guild_id)
+        config = rules.config
+        if draft.anonymous:
+            await self.check_anonymous(draft.guild_id, draft.source)
+        review = ReviewMode(config["ideas_review"])
+        review_days = timedelta(days=int(config["ideas_review_days"]))
+        review_points = int(config["ideas_review_points"])
         with domain_errors():
             draft = replace(
                 draft,
@@ -273,27 +307,29 @@ class IdeaService:
                 now,
                 cooldown if check_rate else timedelta(0),
             )
-            idea_id = repo.insert_idea(conn, draft, to_iso(posted))
+            held = review is not ReviewMode.OFF and needs_review(
+                review,
+                joined_at=draft.joined_at,
+                now=now,
+                new_for=review_days,
+                # Read in this unit only when it decides anything (not on the common path).
+                points=points_repo.member_totals(conn, draft.guild_id, draft.author_id)[0]
+                if review is ReviewMode.NEW_MEMBERS and review_points
+                else 0,
+                points_threshold=review_points,
+            )
+            status = IdeaStatus.PENDING_REVIEW if held else IdeaStatus.NEW
+            idea_id = repo.insert_idea(conn, draft, to_iso(posted), status.value)
             if draft.image is not None:
                 media_repo.insert_image(conn, idea_id, draft.image)
             for hook in self.on_submit:
                 hook(conn, draft, idea_id, now)
-            common.emit_event(
-                conn,
-                draft.guild_id,
-                events.IDEA_SUBMITTED,
-                subject_id=idea_id,
-                actor_id=draft.author_id,
-                payload={
-                    "author_id": draft.author_id,
-                    "kind": draft.kind,
-                    "source": draft.source,
-                    "contributors": list(draft.contributors),
-                },
-            )
+            if not held:  # a held idea's points start when it is approved
+                _emit_submitted(conn, idea_id, draft.guild_id, draft.author_id, draft)
             if cursor_to is not None and draft.source_channel_id is not None:
                 repo.advance_cursor(conn, draft.guild_id, draft.source_channel_id, cursor_to)
-            payload = {"idea_id": idea_id, "similar": shown_similar}
+            # Held: the publication only tells the author privately (🕓 on a tagged message).
+            payload = {"idea_id": idea_id, "similar": [] if held else shown_similar}
             key = card_key(idea_id)
             timer_id = timers_repo.upsert_timer(
                 conn, draft.guild_id, PUBLISH_CARD, key, due, payload
@@ -411,7 +447,8 @@ class IdeaService:
             idea = by_id.get(match.idea_id)
             if (
                 idea is None
-                or idea.status in (IdeaStatus.HIDDEN, IdeaStatus.WITHDRAWN)
+                or not is_public(idea.status)
+                or idea.status is IdeaStatus.WITHDRAWN
                 or idea.merged_into
             ):
                 continue
@@ -431,7 +468,8 @@ class IdeaService:
         if index is None:
             return
         if (
-            idea.status in (IdeaStatus.HIDDEN, IdeaStatus.WITHDRAWN, IdeaStatus.DUPLICATE)
+            not is_public(idea.status)
+            or idea.status in (IdeaStatus.WITHDRAWN, IdeaStatus.DUPLICATE)
             or idea.merged_into
         ):
             await asyncio.to_thread(index.remove, idea.id)
@@ -441,6 +479,120 @@ class IdeaService:
     async def warm_up(self, guild_id: int) -> None:
         """Build the guild's similarity index ahead of the first lookup (at start)."""
         await self._index(guild_id)
+
+    # -- review queue ----------------------------------------------------------------------
+    async def review_queue(self, guild_id: int) -> list[Idea]:
+        """Ideas waiting for a moderator's review, oldest first."""
+        return await self._db.read(lambda c: repo.review_queue(c, guild_id))
+
+    async def approve(self, guild_id: int, number: int, actor_id: int) -> Submission:
+        """Approve a held idea: it becomes `new` and public. The card's publication is
+        recorded in the same unit (published like any new idea's, retried until done) and
+        the submission event, which pays the author's award, is emitted now."""
+        idea = await self.get(guild_id, number)
+        similar = await self.similar(guild_id, idea.title, idea.body, exclude=[idea.id])
+        due = to_iso(self._clock())
+        shown_similar = [_similar_payload(s) for s in similar]
+
+        def unit(conn: Tx) -> Submission:
+            current = _held_in(conn, guild_id, number)
+            repo.set_status(
+                conn,
+                current.id,
+                IdeaStatus.NEW,
+                None,
+                hidden_from=None,
+                first_response=False,  # the clock runs on: approval is no answer yet
+                decision=False,
+            )
+            repo.add_event(
+                conn,
+                guild_id,
+                current.id,
+                "status",
+                actor_id,
+                IdeaStatus.PENDING_REVIEW.value,
+                IdeaStatus.NEW.value,
+                None,
+                {"review": "approved"},
+            )
+            common.record_mod_action(conn, guild_id, actor_id, "idea.approve", f"#{number}", "")
+            _emit_submitted(conn, current.id, guild_id, current.author_id, current)
+            payload = {"idea_id": current.id, "similar": shown_similar, "approved": True}
+            # A row of its own: the held idea's first publication (the 🕓) may still be
+            # running, and this one must not wait for it or be swallowed by it.
+            key = approval_key(current.id)
+            timer_id = timers_repo.upsert_timer(conn, guild_id, PUBLISH_CARD, key, due, payload)
+            fresh = repo.get_by_id(conn, current.id)
+            assert fresh is not None
+            publication = Publication(timer_id, guild_id, PUBLISH_CARD, key, due, payload)
+            return Submission(fresh, True, publication)
+
+        submission = await self._db.write(unit)
+        self._emitted()
+        await self._reindex(submission.idea)
+        return submission
+
+    async def reject(self, guild_id: int, number: int, actor_id: int, reason: str) -> StatusChange:
+        """Reject a held idea with a reason the author receives (by DM, from the stored
+        publication of the change). The idea never becomes public."""
+        with domain_errors():
+            clean = validate_reason(reason, required=True)
+
+        def unit(conn: Tx) -> StatusChange:
+            idea = _held_in(conn, guild_id, number)
+            # A held idea has no thread to close: no lock delay applies.
+            change = self._apply_status(
+                conn, idea, IdeaStatus.REJECTED, clean, actor_id, lock_delay=timedelta(0)
+            )
+            common.record_mod_action(
+                conn, guild_id, actor_id, "idea.reject", f"#{number}", clean or ""
+            )
+            return change
+
+        change = await self._db.write(unit)
+        self._emitted()
+        return change
+
+    # -- anonymous ideas -------------------------------------------------------------------
+    async def show(
+        self, guild_id: int, number: int, viewer_id: int, *, moderator: bool
+    ) -> tuple[Idea, bool]:
+        """Idea #number for ``/idea show``, and whether the viewer may see its author.
+
+        Everyone sees the author of an idea that is not anonymous. Of an anonymous one, the
+        author sees themselves, and a moderator sees the author: each such look is written
+        to the mod log (``mod_actions``) before the answer is given."""
+        idea = await self.visible(guild_id, number, moderator=moderator, viewer_id=viewer_id)
+        if not idea.anonymous or idea.author_id in (viewer_id, FORMER_MEMBER):
+            return idea, not idea.anonymous or idea.author_id == viewer_id
+        if not moderator:
+            return idea, False
+        await self._db.write(
+            lambda c: common.record_mod_action(
+                c, guild_id, viewer_id, "idea.author_look", f"#{number}", "anonymous idea"
+            )
+        )
+        return idea, True
+
+    async def reveal(self, guild_id: int, number: int, member_id: int) -> Idea:
+        """The author of an anonymous idea shows their name on it from now on."""
+
+        def unit(conn: Tx) -> Idea:
+            idea = repo.get_by_number(conn, guild_id, number)
+            if idea is None or (idea.status is IdeaStatus.HIDDEN and idea.author_id != member_id):
+                raise NotFound(_NOT_FOUND.format(n=number))
+            if idea.author_id != member_id:
+                raise PermissionDenied("Only the idea's author can reveal themselves.")
+            if not idea.anonymous:
+                raise Conflict(f"Idea #{number} already shows your name.")
+            repo.reveal_author(conn, idea.id)
+            repo.add_event(conn, guild_id, idea.id, "revealed", member_id, None, None, None)
+            fresh = repo.get_by_id(conn, idea.id)
+            assert fresh is not None
+            return fresh
+
+        return await self._db.write(unit)
 
     # -- votes ---------------------------------------------------------------------------
     async def vote(
@@ -462,7 +614,7 @@ class IdeaService:
         # counts, and the Idea is built once, with those counts, instead of read twice.
         def unit(conn: Tx) -> VoteResult:
             row = repo.get_for_vote(conn, guild_id, number, member_id)
-            if row is None or row["status"] == IdeaStatus.HIDDEN:
+            if row is None or not is_public(IdeaStatus(row["status"])):
                 raise NotFound(_NOT_FOUND.format(n=number))
             idea_id: int = row["id"]
             author_id: int = row["author_id"]
@@ -1029,9 +1181,9 @@ class IdeaService:
         return IdeaPage(tuple(ideas), min(max(1, page), pages), pages, total)
 
     async def history(
-        self, guild_id: int, number: int, *, moderator: bool
+        self, guild_id: int, number: int, *, moderator: bool, viewer_id: int | None = None
     ) -> tuple[Idea, list[IdeaEvent]]:
-        idea = await self.visible(guild_id, number, moderator=moderator)
+        idea = await self.visible(guild_id, number, moderator=moderator, viewer_id=viewer_id)
         return idea, await self._db.read(lambda c: repo.events_of(c, idea.id))
 
     async def overdue(self, guild_id: int) -> tuple[timedelta, list[Idea]]:
@@ -1106,10 +1258,39 @@ class IdeaService:
         return report
 
 
+def _emit_submitted(
+    conn: Tx, idea_id: int, guild_id: int, author_id: int, source: IdeaDraft | Idea
+) -> None:
+    """The outbox event of an idea becoming public (points pay the submission award)."""
+    common.emit_event(
+        conn,
+        guild_id,
+        events.IDEA_SUBMITTED,
+        subject_id=idea_id,
+        actor_id=author_id,
+        payload={
+            "author_id": author_id,
+            "kind": source.kind,
+            "source": source.source,
+            "contributors": list(source.contributors),
+        },
+    )
+
+
+def _held_in(conn: Tx, guild_id: int, number: int) -> Idea:
+    """Idea #number inside a write unit, which must be waiting for review."""
+    idea = repo.get_by_number(conn, guild_id, number)
+    if idea is None:
+        raise NotFound(_NOT_FOUND.format(n=number))
+    if idea.status is not IdeaStatus.PENDING_REVIEW:
+        raise Conflict(f"Idea #{number} is not waiting for review (it is `{idea.status.value}`).")
+    return idea
+
+
 def _visible_in(conn: Tx, guild_id: int, number: int, *, moderator: bool) -> Idea:
     """Idea #number inside a write unit; hidden ones exist only for moderators."""
     idea = repo.get_by_number(conn, guild_id, number)
-    if idea is None or (idea.status is IdeaStatus.HIDDEN and not moderator):
+    if idea is None or (not is_public(idea.status) and not moderator):
         raise NotFound(_NOT_FOUND.format(n=number))
     return idea
 
@@ -1169,6 +1350,11 @@ def _schedule_thread(
 def card_key(idea_id: int) -> str:
     """The key of the timer row that publishes idea ``idea_id``'s card."""
     return f"idea:{idea_id}"
+
+
+def approval_key(idea_id: int) -> str:
+    """The key of the timer row that publishes a held idea's card once it is approved."""
+    return f"idea:{idea_id}:approved"
 
 
 def _similar_payload(candidate: SimilarCandidate) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from bot.domain import events as domain_events
 from bot.domain import webhooks as rules
 from bot.domain.errors import DomainError
 from bot.domain.idea_model import Idea
-from bot.domain.ideas import IdeaStatus
+from bot.domain.ideas import HELD_STATUSES, IdeaStatus
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.scheduling.timers import FinishUnit, Timer, TimerService
 from bot.services._util import domain_errors
@@ -389,6 +389,8 @@ def _payload(conn: Tx, name: str, event: outbox_repo.OutboxEvent) -> dict[str, A
         old, new = str(event.payload.get("old")), str(event.payload.get("new"))
         if IdeaStatus.HIDDEN.value in (old, new):
             return None  # moderation is not news
+        if {old, new} & {s.value for s in HELD_STATUSES}:
+            return None  # a held idea was never public: its rejection is not news either
         body["change"] = {"old": old, "new": new, "reason": event.payload.get("reason")}
     elif idea.status is IdeaStatus.HIDDEN:
         return None
@@ -416,8 +418,7 @@ def idea_json(idea: Idea) -> dict[str, Any]:
         "url": idea.card_url,
         "created_at": idea.created_at.isoformat(),
     }
-    # getattr: the anonymous flag comes with the review-queue work (issue 16, part A).
-    if not getattr(idea, "anonymous", False):
+    if not idea.anonymous:
         data["author_id"] = str(idea.author_id) if idea.author_id else None
         data["contributors"] = [str(c) for c in idea.contributors]
     return data

@@ -18,6 +18,7 @@ from bot.domain.challenge_model import (
 )
 from bot.domain.challenges import Criterion, Phase, Stage
 from bot.storage.common import fits_integer, from_iso
+from bot.storage.ideas import NOT_PUBLIC
 
 _COLUMNS = (
     "id, guild_id, number, title, problem, good_answer, author_id, phase, submission_end, "
@@ -234,12 +235,13 @@ def entry_by_idea(conn: sqlite3.Connection, idea_id: int) -> Entry | None:
 
 
 def entries(conn: sqlite3.Connection, challenge_id: int) -> list[Entry]:
-    """Every entry of a challenge, merged ideas left out (their votes moved on)."""
+    """Every public entry of a challenge: merged ideas left out (their votes moved on), and
+    hidden ideas and those held for review or rejected."""
     return [
         _entry(r)
         for r in conn.execute(
             f"{_ENTRY} WHERE e.challenge_id = ? AND i.merged_into IS NULL "
-            "AND i.status != 'hidden' ORDER BY i.number",
+            f"AND i.status NOT IN {NOT_PUBLIC} ORDER BY i.number",
             (challenge_id,),
         )
     ]

@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from bot.domain.idea_model import ANONYMOUS_AUTHOR
+
 _DECIDED = ("planned", "implemented", "declined")
 
 
@@ -107,6 +109,12 @@ def set_published(
     )
 
 
+#: An anonymous idea's author as digests name it: ANONYMOUS_AUTHOR ("a member"), never the
+#: member (moderators look authors up one at a time, with /idea show, and the look is logged).
+_AUTHOR = f"CASE WHEN anonymous = 1 THEN {ANONYMOUS_AUTHOR} ELSE author_id END AS author_id"
+_I_AUTHOR = f"CASE WHEN i.anonymous = 1 THEN {ANONYMOUS_AUTHOR} ELSE i.author_id END AS author_id"
+
+
 # -- the period's numbers --------------------------------------------------------------------
 def new_ideas(conn: sqlite3.Connection, guild_id: int, start: str, end: str) -> dict[str, int]:
     """Ideas submitted in ``[start, end)`` by their current status."""
@@ -145,9 +153,9 @@ def top_new_ideas(
     conn: sqlite3.Connection, guild_id: int, start: str, end: str, limit: int
 ) -> list[sqlite3.Row]:
     return conn.execute(
-        "SELECT number, title, author_id, status, support, status_reason FROM ideas "
+        f"SELECT number, title, {_AUTHOR}, status, support, status_reason FROM ideas "
         "WHERE guild_id = ? AND created_at >= ? AND created_at < ? "
-        "AND status NOT IN ('hidden', 'withdrawn', 'duplicate') "
+        "AND status NOT IN ('hidden', 'withdrawn', 'duplicate', 'pending_review', 'rejected') "
         "ORDER BY support DESC, number LIMIT ?",
         (guild_id, start, end, limit),
     ).fetchall()
@@ -158,7 +166,7 @@ def vote_gains(
 ) -> list[sqlite3.Row]:
     """Ideas older than the period by support votes gained in it, most first."""
     return conn.execute(
-        "SELECT i.number, i.title, i.author_id, i.status, i.support, count(*) AS gained "
+        f"SELECT i.number, i.title, {_I_AUTHOR}, i.status, i.support, count(*) AS gained "
         "FROM idea_votes v JOIN ideas i ON i.id = v.idea_id "
         "WHERE v.guild_id = ? AND v.created_at >= ? AND v.created_at < ? AND v.value = 1 "
         "AND i.created_at < ? AND i.status <> 'hidden' "
@@ -170,7 +178,7 @@ def vote_gains(
 def decisions(conn: sqlite3.Connection, guild_id: int, start: str, end: str) -> list[sqlite3.Row]:
     """Status changes to planned, implemented or declined in ``[start, end)``, in order."""
     return conn.execute(
-        "SELECT e.new_status, e.reason, e.created_at, i.number, i.title, i.author_id, "
+        f"SELECT e.new_status, e.reason, e.created_at, i.number, i.title, {_I_AUTHOR}, "
         "i.support FROM idea_events e JOIN ideas i ON i.id = e.idea_id "
         "WHERE e.guild_id = ? AND e.kind = 'status' AND e.created_at >= ? AND e.created_at < ? "
         "AND e.new_status IN ('planned', 'implemented', 'declined') ORDER BY e.created_at, e.id",
@@ -196,15 +204,16 @@ def contributors_of(conn: sqlite3.Connection, numbers: Sequence[int], guild_id: 
 def overdue(
     conn: sqlite3.Connection, guild_id: int, before: str, limit: int
 ) -> tuple[int, list[sqlite3.Row]]:
-    """Ideas still ``new`` with no first response, submitted before ``before``: how many,
-    and the oldest ``limit``."""
+    """Ideas still ``new`` or waiting for review with no first response, submitted before
+    ``before``: how many, and the oldest ``limit``."""
     where = (
-        "FROM ideas WHERE guild_id = ? AND status = 'new' AND created_at < ? "
+        "FROM ideas WHERE guild_id = ? AND status IN ('new', 'pending_review') "
+        "AND created_at < ? "
         "AND first_response_at IS NULL"
     )
     total = int(conn.execute(f"SELECT count(*) {where}", (guild_id, before)).fetchone()[0])
     rows = conn.execute(
-        f"SELECT number, title, author_id, status, support, created_at {where} "
+        f"SELECT number, title, {_AUTHOR}, status, support, created_at {where} "
         "ORDER BY created_at LIMIT ?",
         (guild_id, before, limit),
     ).fetchall()

@@ -19,8 +19,10 @@ _IDEA_COLUMNS = (
     "id, guild_id, number, kind, title, body, author_id, status, status_reason, source, "
     "source_channel_id, source_message_id, card_channel_id, card_message_id, thread_id, "
     "support, oppose, created_at, updated_at, first_response_at, decided_at, merged_into, "
-    "hidden_from, flag, card_version, card_shown, image_name"
+    "hidden_from, flag, card_version, card_shown, image_name, anonymous"
 )
+#: Statuses no member sees: hidden, and held for review (pending or rejected).
+NOT_PUBLIC = "('hidden', 'pending_review', 'rejected')"
 
 
 def _idea(
@@ -81,6 +83,7 @@ def _idea(
         tags=tags,
         contributors=contributors,
         image_name=row["image_name"],
+        anonymous=bool(row["anonymous"]),
     )
 
 
@@ -199,7 +202,7 @@ def active_block(
 
 
 def _where(guild_id: int, filters: ListFilters) -> tuple[str, list[Any]]:
-    clauses = ["i.guild_id = ?", "i.status != 'hidden'", "i.merged_into IS NULL"]
+    clauses = ["i.guild_id = ?", f"i.status NOT IN {NOT_PUBLIC}", "i.merged_into IS NULL"]
     params: list[Any] = [guild_id]
     if filters.status is not None:
         clauses.append("i.status = ?")
@@ -212,6 +215,8 @@ def _where(guild_id: int, filters: ListFilters) -> tuple[str, list[Any]]:
     if filters.author_id is not None:
         clauses.append("i.author_id = ?")
         params.append(filters.author_id)
+        if not filters.include_anonymous:
+            clauses.append("i.anonymous = 0")
     if filters.tag:
         clauses.append("EXISTS (SELECT 1 FROM idea_tags t WHERE t.idea_id = i.id AND t.tag = ?)")
         params.append(filters.tag)
@@ -252,7 +257,7 @@ def search(
     """Full-text search (FTS5, bm25 ranking) over visible ideas of one guild."""
     base = (
         "FROM ideas_fts f JOIN ideas i ON i.id = f.rowid WHERE ideas_fts MATCH ? "
-        "AND i.guild_id = ? AND i.status != 'hidden' AND i.merged_into IS NULL"
+        f"AND i.guild_id = ? AND i.status NOT IN {NOT_PUBLIC} AND i.merged_into IS NULL"
     )
     total = conn.execute(f"SELECT count(*) {base}", (match, guild_id)).fetchone()[0]
     rows = conn.execute(
@@ -268,7 +273,8 @@ def similarity_corpus(conn: sqlite3.Connection, guild_id: int) -> list[tuple[int
         (r[0], r[1], r[2])
         for r in conn.execute(
             "SELECT id, title, body FROM ideas WHERE guild_id = ? "
-            "AND status NOT IN ('hidden', 'withdrawn', 'duplicate') AND merged_into IS NULL",
+            "AND status NOT IN ('hidden', 'withdrawn', 'duplicate', 'pending_review', "
+            "'rejected') AND merged_into IS NULL",
             (guild_id,),
         )
     ]
@@ -312,12 +318,34 @@ def events_of(conn: sqlite3.Connection, idea_id: int) -> list[IdeaEvent]:
 
 
 def overdue(conn: sqlite3.Connection, guild_id: int, submitted_before: str) -> list[Idea]:
+    """Ideas without a first response submitted before ``submitted_before``: `new` ones and
+    those still waiting in the review queue (queue time counts toward the same clock)."""
     rows = conn.execute(
-        f"SELECT {_IDEA_COLUMNS} FROM ideas WHERE guild_id = ? AND status = 'new' "
+        f"SELECT {_IDEA_COLUMNS} FROM ideas WHERE guild_id = ? "
+        "AND status IN ('new', 'pending_review') "
         "AND merged_into IS NULL AND created_at < ? ORDER BY created_at",
         (guild_id, submitted_before),
     ).fetchall()
     return [_idea(conn, row) for row in rows]
+
+
+def review_queue(conn: sqlite3.Connection, guild_id: int) -> list[Idea]:
+    """Ideas waiting for a moderator's review, oldest first."""
+    rows = conn.execute(
+        f"SELECT {_IDEA_COLUMNS} FROM ideas WHERE guild_id = ? AND status = 'pending_review' "
+        "ORDER BY created_at, id",
+        (guild_id,),
+    ).fetchall()
+    return [_idea(conn, row) for row in rows]
+
+
+def reveal_author(conn: sqlite3.Connection, idea_id: int) -> None:
+    """An anonymous idea shows its author from now on (the card is edited: new version)."""
+    conn.execute(
+        "UPDATE ideas SET anonymous = 0, card_version = card_version + 1, updated_at = ? "
+        "WHERE id = ?",
+        (now_iso(), idea_id),
+    )
 
 
 def open_cards(conn: sqlite3.Connection, guild_id: int) -> list[Idea]:
@@ -381,7 +409,9 @@ def pending_notices(conn: sqlite3.Connection, guild_id: int, member_id: int) -> 
 
 
 # -- writes ------------------------------------------------------------------------------
-def insert_idea(conn: sqlite3.Connection, draft: IdeaDraft, posted_at: str) -> int:
+def insert_idea(
+    conn: sqlite3.Connection, draft: IdeaDraft, posted_at: str, status: str = "new"
+) -> int:
     now = now_iso()
     number = conn.execute(
         "SELECT coalesce(max(number), 0) + 1 FROM ideas WHERE guild_id = ?", (draft.guild_id,)
@@ -389,7 +419,8 @@ def insert_idea(conn: sqlite3.Connection, draft: IdeaDraft, posted_at: str) -> i
     cur = conn.execute(
         "INSERT INTO ideas (guild_id, number, kind, title, body, author_id, source, "
         "source_channel_id, source_message_id, thread_id, created_at, updated_at, "
-        "submitted_by, posted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "submitted_by, posted_at, status, anonymous) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             draft.guild_id,
             number,
@@ -405,6 +436,8 @@ def insert_idea(conn: sqlite3.Connection, draft: IdeaDraft, posted_at: str) -> i
             now,
             draft.submitter,
             posted_at,
+            status,
+            int(draft.anonymous),
         ),
     )
     idea_id = int(cur.lastrowid or 0)
@@ -423,7 +456,7 @@ def insert_idea(conn: sqlite3.Connection, draft: IdeaDraft, posted_at: str) -> i
         "submitted",
         draft.author_id,
         None,
-        "new",
+        status,
         None,
         {"source": draft.source},
     )

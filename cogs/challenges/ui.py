@@ -59,7 +59,17 @@ class SubmitIdeaButton(
         assert interaction.guild_id is not None
         # A form cannot follow a defer: only the quick check here; the submit unit decides.
         await _challenges(interaction).check_open(interaction.guild_id, self.number)
-        await interaction.response.send_modal(SubmitModal("idea", (), challenge=self.number))
+        # The same form as /idea submit: held for review and "Post as" like any idea.
+        config = await bot_of(interaction).services.guild_settings.get(interaction.guild_id)
+        await interaction.response.send_modal(
+            SubmitModal(
+                "idea",
+                (),
+                challenge=self.number,
+                joined_at=getattr(interaction.user, "joined_at", None),
+                offer_anonymous=bool(config["ideas_anonymous"]),
+            )
+        )
 
 
 class CreateModal(ReportingModal, title="Create a challenge"):

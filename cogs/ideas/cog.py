@@ -20,6 +20,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import faults
 from bot.client import CocreateBot, MessageHandler
 from bot.domain.guild_config import Access, GuildConfig
 from bot.domain.idea_model import (
@@ -53,6 +54,7 @@ from cogs.ideas.ui import (
     FollowButton,
     KeepOrSupport,
     PageButton,
+    ReviewButton,
     SimilarChoice,
     StatusButton,
     StatusPick,
@@ -61,11 +63,14 @@ from cogs.ideas.ui import (
     _idea_autocomplete,
     _kind_autocomplete,
     _pager,
+    queue_view,
 )
 
 log = logging.getLogger(__name__)
 
 CURSOR_FLUSH_SECONDS = 30.0
+#: Held ideas /idea queue shows with buttons: a row each (Discord: 5 rows a message).
+QUEUE_SHOWN = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +131,7 @@ class Ideas(commands.Cog):
             SimilarChoice,
             KeepOrSupport,
             PageButton,
+            ReviewButton,
         )
         self.bot.tree.add_command(self.capture_menu)
         self.services.timers.register(DM_TIMER, self.publisher.send_batched_dm)
@@ -217,6 +223,7 @@ class Ideas(commands.Cog):
                 source_message_id=message.id,
                 posted_at=message.created_at,
                 image=image,
+                joined_at=getattr(message.author, "joined_at", None),
             )
             # A replay or catch-up of a captured message: submit returns the stored idea.
             return await self.publisher.submit_and_publish(
@@ -450,6 +457,7 @@ class Ideas(commands.Cog):
                 source_message_id=starter.id,
                 thread_id=thread.id,
                 posted_at=starter.created_at,
+                joined_at=getattr(starter.author, "joined_at", None),
             )
             return await self.publisher.submit_and_publish(draft)
         except UserError as exc:
@@ -491,6 +499,7 @@ class Ideas(commands.Cog):
             source_message_id=message.id,
             contributors=(interaction.user.id,) if interaction.user.id != message.author.id else (),
             submitted_by=interaction.user.id,
+            joined_at=getattr(message.author, "joined_at", None),
         )
         await self.submit_interactive(interaction, draft, image=self.first_image(message))
 
@@ -511,6 +520,8 @@ class Ideas(commands.Cog):
         with domain_errors():
             validate_title(draft.title)
             validate_body(draft.body)
+        if draft.anonymous:
+            await ideas.check_anonymous(draft.guild_id, draft.source)
         await ideas.check_can_submit(draft.guild_id, interaction.user.id)
         if image is not None:
             draft = replace(draft, image=await self.read_image(interaction.guild, image))
@@ -529,9 +540,39 @@ class Ideas(commands.Cog):
             )
             return
         idea = await self.publisher.submit_and_publish(draft, similar=[])
-        await interaction.followup.send(
-            f"Thanks! Your idea is #{idea.number}. {idea.card_url or ''}".strip(), ephemeral=True
+        await interaction.followup.send(render.submitted_note(idea), ephemeral=True)
+
+    # ------------------------------------------------------------------- review queue
+    async def approve(self, interaction: discord.Interaction, number: int) -> Idea:
+        """Approve a held idea: committed with its card's publication, then published."""
+        assert interaction.guild_id is not None
+        submission = await self.services.ideas.approve(
+            interaction.guild_id, number, interaction.user.id
         )
+        await faults.reached("ideas.after-approve-commit")
+        idea = await self.publisher.publish_submission(submission)
+        await mod_log(
+            self.bot, interaction.guild_id, interaction.user, "idea.approve", f"#{number}"
+        )
+        return idea
+
+    async def reject(
+        self, interaction: discord.Interaction, number: int, reason: str
+    ) -> StatusChange:
+        """Reject a held idea; the author gets the reason by DM (a stored publication)."""
+        assert interaction.guild_id is not None
+        change = await self.services.ideas.reject(
+            interaction.guild_id, number, interaction.user.id, reason
+        )
+        await self.publisher.announce_status(change)
+        await mod_log(
+            self.bot,
+            interaction.guild_id,
+            interaction.user,
+            "idea.reject",
+            f"#{number} — {change.reason or ''}",
+        )
+        return change
 
     # ------------------------------------------------------------------ status changes
     async def change_status(
@@ -679,6 +720,7 @@ class Ideas(commands.Cog):
         tag="A topic tag",
         image="A picture shown on the idea's card (PNG, JPEG, GIF or WebP)",
         challenge="The challenge it answers",
+        anonymous="Post the card as “a member” (when the server allows it)",
     )
     @app_commands.autocomplete(kind=_kind_autocomplete)
     @app_commands.autocomplete(challenge=open_challenge_autocomplete)
@@ -689,15 +731,30 @@ class Ideas(commands.Cog):
         tag: app_commands.Range[str, 1, 32] | None = None,
         image: discord.Attachment | None = None,
         challenge: int | None = None,
+        anonymous: bool = False,
     ) -> None:
         # A modal cannot follow a defer: only cheap checks here, the rest on submit (the
         # image is downloaded and checked then; modals cannot carry files themselves).
+        assert interaction.guild_id is not None
         tags = (tag.strip().lower(),) if tag else ()
         if image is not None:
             self.services.ideas.check_attachment(image.filename, image.content_type, image.size)
         await check_challenge_open(interaction, challenge)
+        # The settings are cached (read from the database once per change).
+        config = await self.services.guild_settings.get(interaction.guild_id)
+        allowed = bool(config["ideas_anonymous"])
+        if anonymous and not allowed:
+            await self.services.ideas.check_anonymous(interaction.guild_id)  # raises
         await interaction.response.send_modal(
-            SubmitModal(kind.strip().lower(), tags, image, challenge=challenge)
+            SubmitModal(
+                kind.strip().lower(),
+                tags,
+                image,
+                challenge=challenge,
+                anonymous=anonymous,
+                joined_at=getattr(interaction.user, "joined_at", None),
+                offer_anonymous=allowed,
+            )
         )
 
     @group.command(name="show", description="Show one idea")
@@ -706,12 +763,25 @@ class Ideas(commands.Cog):
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True)
         moderator = Access.MODERATOR in await access(interaction)
-        idea = await self.services.ideas.visible(interaction.guild_id, number, moderator=moderator)
+        idea, reveal = await self.services.ideas.show(
+            interaction.guild_id, number, interaction.user.id, moderator=moderator
+        )
         config = await self.services.guild_settings.get(interaction.guild_id)
         await interaction.followup.send(
-            embed=render.detail_embed(idea, oppose_enabled=bool(config["ideas_oppose_votes"])),
+            embed=render.detail_embed(
+                idea, oppose_enabled=bool(config["ideas_oppose_votes"]), reveal=reveal
+            ),
             ephemeral=True,
         )
+        if reveal and idea.anonymous and idea.author_id != interaction.user.id:
+            # The durable record was written before the answer; this is its view.
+            await mod_log(
+                self.bot,
+                interaction.guild_id,
+                interaction.user,
+                "idea.author_look",
+                f"Looked at the author of anonymous idea #{number}",
+            )
 
     @group.command(name="list", description="Browse ideas")
     @app_commands.describe(sort="top, new, trending or wilson", author="Only this member's ideas")
@@ -775,6 +845,8 @@ class Ideas(commands.Cog):
                 kind=kind or None,
                 tag=tag or None,
                 author_id=int(author) if author else None,
+                # Someone's anonymous ideas are listed under their name only to them.
+                include_anonymous=not author or int(author) == interaction.user.id,
             )
             try:
                 order = SortOrder(sort or "top")
@@ -840,9 +912,14 @@ class Ideas(commands.Cog):
         await interaction.response.defer(ephemeral=True)
         moderator = Access.MODERATOR in await access(interaction)
         idea, events = await self.services.ideas.history(
-            interaction.guild_id, number, moderator=moderator
+            interaction.guild_id, number, moderator=moderator, viewer_id=interaction.user.id
         )
-        await interaction.followup.send(embed=render.history_embed(idea, events), ephemeral=True)
+        # Who an anonymous idea's author is shows to them alone (moderators use /idea show,
+        # where each look is written to the mod log).
+        reveal = idea.author_id == interaction.user.id
+        await interaction.followup.send(
+            embed=render.history_embed(idea, events, reveal=reveal), ephemeral=True
+        )
 
     @group.command(name="hide", description="Hide spam or abuse (reverses its points)")
     @app_commands.autocomplete(number=_idea_autocomplete)
@@ -994,3 +1071,28 @@ class Ideas(commands.Cog):
             description="\n".join(lines) or "None: every idea got a response in time. 🎉",
         )
         await interaction.followup.send(embed=embed, ephemeral=True)
+
+    @group.command(name="queue", description="Ideas waiting for review, oldest first")
+    @moderator_only()
+    async def queue(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True)
+        ideas = await self.services.ideas.review_queue(interaction.guild_id)
+        shown = QUEUE_SHOWN
+        view = queue_view(ideas, shown)
+        await interaction.followup.send(
+            embed=render.queue_embed(ideas, shown),
+            view=view or discord.utils.MISSING,
+            ephemeral=True,
+        )
+
+    @group.command(name="reveal", description="Put your name on your anonymous idea")
+    @app_commands.autocomplete(number=_idea_autocomplete)
+    async def reveal(self, interaction: discord.Interaction, number: int) -> None:
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True)
+        idea = await self.services.ideas.reveal(interaction.guild_id, number, interaction.user.id)
+        self.publisher.refresh_card(idea)
+        await interaction.followup.send(
+            f"#{idea.number} now shows you as its author.", ephemeral=True
+        )

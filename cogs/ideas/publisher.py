@@ -27,8 +27,9 @@ from bot.domain.idea_model import (
     IdeaDraft,
     SimilarCandidate,
     StatusChange,
+    Submission,
 )
-from bot.domain.ideas import IdeaStatus, closes_thread, is_open
+from bot.domain.ideas import HELD_STATUSES, IdeaStatus, closes_thread, is_open
 from bot.render import ideas as render
 from bot.scheduling.timers import FinishUnit, Timer
 from bot.services.ideas import (
@@ -43,6 +44,8 @@ from cogs.ideas.ui import KeepOrSupport, card_view
 log = logging.getLogger(__name__)
 
 ACK_PREFIX = "💡 Captured as"
+#: The reaction that tells the author of a tagged message its idea waits for review.
+HELD_REACTION = "🕓"
 
 
 def _ack_marker(number: int) -> str:
@@ -221,6 +224,13 @@ class IdeaPublisher:
         if not submission.created or submission.publication is None:
             return idea
         await faults.reached("ideas.after-submit-commit")
+        return await self.publish_submission(submission)
+
+    async def publish_submission(self, submission: Submission) -> Idea:
+        """Publish what a committed submission (or a held idea's approval) recorded, at
+        once; returns the idea as shown (with its card once posted)."""
+        idea = submission.idea
+        assert submission.publication is not None
         # The hot path: the idea and its publication as the unit wrote them, not read back.
         self._fresh[idea.id] = idea
         self._publishing.add(idea.id)
@@ -248,6 +258,12 @@ class IdeaPublisher:
         idea = first or await ideas.get_by_id(idea_id)
         if idea is None:
             return None  # purged or forgotten meanwhile
+        if idea.status in HELD_STATUSES:
+            # Waiting for review: only the author learns of it, privately (the modal and
+            # menu paths answer ephemerally). Approval re-arms this row to post the card.
+            if idea.status is IdeaStatus.PENDING_REVIEW:
+                await self._react_to_source_id(idea, HELD_REACTION)
+            return None
         similar = similar_from_payload(timer.payload.get("similar", ()))
         look_first = not timer.first_try
         finish: FinishUnit | None = None
@@ -275,7 +291,29 @@ class IdeaPublisher:
                         self.refresh_card(fresh)  # changed while the card was posted
         if idea.source in ("message", "menu") and idea.source_message_id:
             await self._reply_to_source(idea, similar, look_first=look_first)
+        if timer.payload.get("approved") and "author_dm" not in timer.payload.get("done", ()):
+            # Approved from the queue: the author hears it (the card link is known now).
+            if idea.author_id:
+                text = render.approved_dm_text(idea, self._guild_name(idea.guild_id))
+                await self._dm(idea.author_id, text)
+            timer.payload.setdefault("done", []).append("author_dm")
+            await self.services.timers.save_progress(timer)
         return finish
+
+    async def _react_to_source_id(self, idea: Idea, emoji: str) -> None:
+        """React to the idea's source message (a repeated reaction is harmless)."""
+        if idea.source not in ("message", "menu") or not idea.source_message_id:
+            return
+        channel_id = idea.source_channel_id
+        if not channel_id:
+            return
+        channel = self.bot.get_partial_messageable(channel_id, guild_id=idea.guild_id)
+        try:
+            await channel.get_partial_message(idea.source_message_id).add_reaction(emoji)
+        except discord.DiscordServerError:
+            raise  # retried with the publication
+        except discord.HTTPException as exc:
+            log.info("Could not react to the source of idea %s: %s", idea.id, exc)
 
     async def _post_card(
         self, idea: Idea, similar: list[SimilarCandidate], *, look_first: bool
@@ -618,7 +656,10 @@ class IdeaPublisher:
             text,
             since=change.idea.updated_at,
             look_first=look_first,
-            allowed_mentions=discord.AllowedMentions(
+            # An anonymous idea's thread message names nobody, and pings nobody either.
+            allowed_mentions=discord.AllowedMentions.none()
+            if idea.anonymous
+            else discord.AllowedMentions(
                 users=[discord.Object(idea.author_id)], everyone=False, roles=False
             ),
         )

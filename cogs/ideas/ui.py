@@ -10,6 +10,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import discord
@@ -22,7 +23,7 @@ from bot.domain.idea_model import (
     IdeaPage,
     ListFilters,
 )
-from bot.domain.ideas import IdeaStatus
+from bot.domain.ideas import HELD_STATUSES, IdeaStatus
 from bot.domain.ranking import SortOrder
 from bot.errors import InvalidInput, NotFound, PermissionDenied, UserError
 from bot.render import ideas as render
@@ -38,7 +39,7 @@ DRAFT_TTL = 15 * 60
 STATUS_CHOICES = [
     app_commands.Choice(name=render.status_label(s), value=s.value)
     for s in IdeaStatus
-    if s not in (IdeaStatus.HIDDEN, IdeaStatus.WITHDRAWN)
+    if s not in (IdeaStatus.HIDDEN, IdeaStatus.WITHDRAWN) and s not in HELD_STATUSES
 ]
 SORT_CHOICES = [app_commands.Choice(name=s.value, value=s.value) for s in SortOrder]
 
@@ -195,7 +196,9 @@ class StatusPick(
             discord.SelectOption(
                 label=render.STATUS_STYLE[s][1], value=s.value, emoji=render.STATUS_STYLE[s][0]
             )
-            for s in (_targets(current) if current else list(IdeaStatus))
+            for s in (
+                _targets(current) if current else [s for s in IdeaStatus if s not in HELD_STATUSES]
+            )
         ] or [discord.SelectOption(label="No change possible", value="none")]
         super().__init__(discord.ui.Select(custom_id=f"idea:pick:{number}", options=options[:25]))
         self.number = number
@@ -284,9 +287,7 @@ class SimilarChoice(
             return
         cog.drafts.pop(self.token, None)
         idea = await cog.publisher.submit_and_publish(draft, similar=[])
-        await interaction.followup.send(
-            f"Thanks! Your idea is #{idea.number}. {idea.card_url or ''}", ephemeral=True
-        )
+        await interaction.followup.send(render.submitted_note(idea), ephemeral=True)
 
 
 class KeepOrSupport(
@@ -391,6 +392,83 @@ def card_view(idea: Idea, *, oppose_enabled: bool) -> discord.ui.View | None:
     return view
 
 
+# -- the review queue (moderators) --------------------------------------------------------
+class ReviewButton(
+    ReportingDynamicItem,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"idea:review:(?P<number>\d+):(?P<action>approve|reject)",
+):
+    """Approve or reject a held idea from ``/idea queue``. Reject asks for the reason."""
+
+    def __init__(self, number: int, action: str, *, row: int | None = None) -> None:
+        approve = action == "approve"
+        super().__init__(
+            discord.ui.Button(
+                label=f"Approve #{number}" if approve else f"Reject #{number}",
+                emoji="✅" if approve else "🚫",
+                style=discord.ButtonStyle.success if approve else discord.ButtonStyle.danger,
+                custom_id=f"idea:review:{number}:{action}",
+                row=row,
+            )
+        )
+        self.number = number
+        self.action = action
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> ReviewButton:
+        return cls(int(match["number"]), match["action"])
+
+    async def handle(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        await require(interaction, Access.MODERATOR)
+        if self.action == "reject":
+            # A modal cannot follow a defer: the real checks run on submit.
+            await interaction.response.send_modal(RejectModal(self.number))
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        idea = await _cog(interaction).approve(interaction, self.number)
+        await interaction.followup.send(
+            f"✅ #{idea.number} is approved and public. {idea.card_url or ''}".strip(),
+            ephemeral=True,
+        )
+
+
+class RejectModal(ReportingModal, title="Reject idea"):
+    reason: discord.ui.TextInput[Any] = discord.ui.TextInput(
+        label="Reason (sent to the author)",
+        style=discord.TextStyle.paragraph,
+        max_length=1000,
+        required=True,
+    )
+
+    def __init__(self, number: int) -> None:
+        super().__init__(title=f"Reject #{number}"[:45])
+        self.number = number
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        await require(interaction, Access.MODERATOR)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        change = await _cog(interaction).reject(interaction, self.number, str(self.reason.value))
+        await interaction.followup.send(
+            f"🚫 #{change.idea.number} is rejected; the author gets the reason by DM.",
+            ephemeral=True,
+        )
+
+
+def queue_view(ideas: list[Idea], shown: int) -> discord.ui.View | None:
+    """Approve and Reject for the oldest ``shown`` held ideas (one row each: 5 rows)."""
+    if not ideas:
+        return None
+    view = discord.ui.View(timeout=None)
+    for row, idea in enumerate(ideas[:shown]):
+        view.add_item(ReviewButton(idea.number, "approve", row=row))
+        view.add_item(ReviewButton(idea.number, "reject", row=row))
+    return view
+
+
 # -- modals for /idea submit and edit -----------------------------------------------------
 class SubmitModal(ReportingModal, title="Share an idea"):
     idea_title: discord.ui.TextInput[Any] = discord.ui.TextInput(
@@ -411,12 +489,36 @@ class SubmitModal(ReportingModal, title="Share an idea"):
         image: discord.Attachment | None = None,
         *,
         challenge: int | None = None,
+        anonymous: bool = False,
+        joined_at: datetime | None = None,
+        offer_anonymous: bool = False,
     ) -> None:
-        super().__init__()
+        super().__init__(title="Share an idea anonymously" if anonymous else "Share an idea")
         self.kind = kind
         self.tags = tags
         self.image = image
         self.challenge = challenge  # a challenge's number: the idea answers it
+        self.anonymous = anonymous
+        self.joined_at = joined_at
+        #: The toggle in the form, when the server allows anonymous ideas (preset from
+        #: the command's ``anonymous`` option).
+        self.post_as: discord.ui.Select[Any] | None = None
+        if offer_anonymous:
+            self.post_as = discord.ui.Select(
+                custom_id="idea:submit:post-as",
+                options=[
+                    discord.SelectOption(
+                        label="Under my name", value="named", default=not anonymous
+                    ),
+                    discord.SelectOption(
+                        label="Anonymously (the card says “a member”)",
+                        value="anonymous",
+                        default=anonymous,
+                    ),
+                ],
+                required=False,
+            )
+            self.add_item(discord.ui.Label(text="Post as", component=self.post_as))
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None and interaction.channel_id is not None
@@ -430,6 +532,12 @@ class SubmitModal(ReportingModal, title="Share an idea"):
             source="modal",
             source_channel_id=None,
             challenge=self.challenge,
+            anonymous=(
+                self.post_as.values[0] == "anonymous"
+                if self.post_as is not None and self.post_as.values
+                else self.anonymous
+            ),
+            joined_at=self.joined_at,
         )
         await _cog(interaction).submit_interactive(interaction, draft, image=self.image)
 

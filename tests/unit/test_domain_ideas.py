@@ -77,8 +77,9 @@ EXPECTED_ALLOWED = {
     (S.DUPLICATE, S.IN_PROGRESS),
     (S.DUPLICATE, S.HIDDEN),
     (S.WITHDRAWN, S.HIDDEN),
-    # Un-hiding: any status can be the one restored.
-    *((S.HIDDEN, s) for s in S if s is not S.HIDDEN),
+    # Un-hiding: any status can be the one restored (held ideas are never hidden: they
+    # leave review only through the queue).
+    *((S.HIDDEN, s) for s in S if s not in (S.HIDDEN, S.PENDING_REVIEW, S.REJECTED)),
 }
 ALL_PAIRS = list(itertools.product(S, S))
 
@@ -185,10 +186,20 @@ def test_validate_reason_strips() -> None:
     assert validate_reason("   ", required=False) is None
 
 
-@pytest.mark.parametrize("previous", [s for s in S if s is not S.HIDDEN], ids=lambda s: s.value)
+_HELD = (S.PENDING_REVIEW, S.REJECTED)
+
+
+@pytest.mark.parametrize(
+    "previous", [s for s in S if s is not S.HIDDEN and s not in _HELD], ids=lambda s: s.value
+)
 def test_unhide_restores_exactly_the_previous_status(previous: IdeaStatus) -> None:
     for target in S:
         if target is S.HIDDEN:
+            continue
+        if target in _HELD:  # never hidden: held ideas leave review only through the queue
+            assert _try(S.HIDDEN, target, previous=previous, reason=None, author=False) == (
+                "transition_not_allowed"
+            )
             continue
         code = _try(S.HIDDEN, target, previous=previous, reason=None, author=False)
         if target is previous:
@@ -208,13 +219,13 @@ def test_unhide_needs_the_previous_status_and_a_moderator() -> None:
 
 def test_hiding_is_possible_from_every_visible_status() -> None:
     for old in S:
-        if old is not S.HIDDEN:
+        if old is not S.HIDDEN and old not in _HELD:  # held ones are not visible
             assert _try(old, S.HIDDEN, author=False) is None
 
 
-def test_open_and_terminal_partition_everything_but_hidden() -> None:
+def test_open_and_terminal_partition_everything_but_hidden_and_held() -> None:
     assert OPEN_STATUSES.isdisjoint(TERMINAL_STATUSES)
-    assert OPEN_STATUSES | TERMINAL_STATUSES | {S.HIDDEN} == set(S)
+    assert OPEN_STATUSES | TERMINAL_STATUSES | {S.HIDDEN, *_HELD} == set(S)
     assert is_open(S.PLANNED) and not is_open(S.DECLINED) and not is_open(S.HIDDEN)
     assert is_terminal(S.WITHDRAWN) and not is_terminal(S.IN_PROGRESS)
     assert not is_terminal(S.HIDDEN)

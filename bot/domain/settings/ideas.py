@@ -94,4 +94,47 @@ SETTINGS = (
             "back to an open status unlocks it).\n"
         ),
     ),
+    Setting(
+        "ideas_review",
+        Kind.TEXT,
+        "Hold ideas for moderator review: off, all or new_members",
+        "off",
+        comment=(
+            "Hold new ideas in the moderators' queue (/idea queue) before their card is public:\n"
+            '"off", "all", or "new_members" (joined less than ideas_review_days ago, or with\n'
+            "fewer than ideas_review_points points).\n"
+        ),
+        choices=("off", "all", "new_members"),
+    ),
+    Setting(
+        "ideas_review_days",
+        Kind.INT,
+        "With new_members review: members who joined this many days ago or less are held",
+        7,
+        comment=('With ideas_review = "new_members": how many days a member counts as new.\n'),
+        minimum=0,
+        maximum=365,
+    ),
+    Setting(
+        "ideas_review_points",
+        Kind.INT,
+        "With new_members review: members with fewer points are held",
+        0,
+        comment=(
+            'With ideas_review = "new_members": members with fewer points than this count as\n'
+            "new too (0: points do not matter).\n"
+        ),
+        minimum=0,
+        maximum=1_000_000,
+    ),
+    Setting(
+        "ideas_anonymous",
+        Kind.BOOL,
+        'Allow /idea submit anonymous:True (cards say "a member")',
+        False,
+        comment=(
+            'Let members submit ideas anonymously: the card says "a member"; moderators can\n'
+            "still see the author (each look is written to the mod log).\n"
+        ),
+    ),
 )
