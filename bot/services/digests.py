@@ -39,10 +39,10 @@ from bot.domain.digest_model import (
     DigestRun,
     DigestSection,
     IdeaRow,
-    IdeaTimes,
     Period,
     RunKind,
     RunStatus,
+    SpanStats,
 )
 from bot.domain.guild_config import GuildConfig
 from bot.domain.publishing import Publication
@@ -458,28 +458,39 @@ class DigestService:
         now = min(self._clock(), period.end)
         start, end = to_iso(period.start), to_iso(period.end)
         year_start = to_iso(period.end - rules.TRAILING)
+        target_days = target.total_seconds() / 86400.0
+        due = to_iso(period.end - target)
 
         def read(conn: Tx) -> dict[str, Any]:
-            implemented = [
-                r for r in repo.decisions(conn, guild_id, start, end) if r[0] == "implemented"
-            ]
+            decisions = repo.decisions(conn, guild_id, start, end)
+            implemented = [int(r[3]) for r in decisions if r[0] == "implemented"]
             return {
                 "new": repo.new_ideas(conn, guild_id, start, end),
                 "votes": repo.new_votes(conn, guild_id, start, end),
                 "who": repo.participants(conn, guild_id, start, end),
                 "top": repo.top_new_ideas(conn, guild_id, start, end, LIST_LIMIT),
                 "movers": repo.vote_gains(conn, guild_id, start, end, LIST_LIMIT),
-                "decisions": repo.decisions(conn, guild_id, start, end),
+                "decisions": decisions,
                 "overdue": repo.overdue(conn, guild_id, to_iso(now - target), LIST_LIMIT),
-                "times": repo.idea_times(conn, guild_id, start, end),
-                "year_times": repo.idea_times(conn, guild_id, year_start, end),
+                # Medians and rates are computed in SQL (indexed): a year of ideas is
+                # never read into Python, and the loop never waits on that work.
+                "stats": repo.span_stats(
+                    conn, guild_id, start, end, target_days=target_days, due=due
+                ),
+                "year_stats": repo.span_stats(
+                    conn,
+                    guild_id,
+                    year_start,
+                    end,
+                    target_days=target_days,
+                    due=due,
+                    trailing=True,
+                ),
                 "year_implemented": repo.implemented_count(conn, guild_id, year_start, end),
-                "credits": repo.contributors_of(conn, [int(r[3]) for r in implemented], guild_id),
+                "credits": repo.contributors_of(conn, implemented, guild_id),
             }
 
-        data = await self._db.read(read)
-        # Medians and rates over a year of ideas: CPU work kept off the event loop.
-        return await asyncio.to_thread(ideas_sections, data, target)
+        return ideas_sections(await self._db.read(read), target)
 
     async def _ideas_headline(self, guild_id: int, period: Period) -> DigestSection:
         """The previous period's numbers the headline compares with (three counts)."""
@@ -583,15 +594,9 @@ def ideas_sections(data: Mapping[str, Any], target: timedelta) -> list[DigestSec
                 more="`/idea overdue`" if total > len(overdue_rows) else None,
             )
         )
-    times = [IdeaTimes(*t) for t in data["times"]]
-    year = [IdeaTimes(*t) for t in data["year_times"]]
-    impl = rules.implementation_rate(int(data["year_implemented"]), len(year))
-
-    def median(values: Sequence[IdeaTimes], decision: bool) -> str:
-        return rules.format_span(
-            rules.median_seconds(t.to_decision if decision else t.to_response for t in values)
-        )
-
+    period: SpanStats = data["stats"]
+    year: SpanStats = data["year_stats"]
+    impl = rules.implementation_rate(int(data["year_implemented"]), year.submitted)
     sections.append(
         DigestSection(
             "ideas.rates",
@@ -599,12 +604,14 @@ def ideas_sections(data: Mapping[str, Any], target: timedelta) -> list[DigestSec
             (
                 f"Implementation rate (12 months): **{rules.format_rate(impl)}**",
                 f"Response rate within {_target(target)}: period "
-                f"**{rules.format_rate(rules.response_rate(times, target))}**, 12 months "
-                f"**{rules.format_rate(rules.response_rate(year, target))}**",
-                f"Median time to first response: period **{median(times, False)}**, "
-                f"12 months **{median(year, False)}**",
-                f"Median time to decision: period **{median(times, True)}**, "
-                f"12 months **{median(year, True)}**",
+                f"**{rules.format_rate(rules.rate(period.answered, period.counted))}**, "
+                f"12 months **{rules.format_rate(rules.rate(year.answered, year.counted))}**",
+                "Median time to first response: period "
+                f"**{rules.format_span(period.median_response)}**, "
+                f"12 months **{rules.format_span(year.median_response)}**",
+                "Median time to decision: period "
+                f"**{rules.format_span(period.median_decision)}**, "
+                f"12 months **{rules.format_span(year.median_decision)}**",
             ),
         )
     )

@@ -154,13 +154,15 @@ def digest_reads(
     chart: Sequence[tuple[str, str]],
     *,
     overdue_before: str,
+    target_days: float,
     year_start: str,
     innovators_since: str,
     limit: int,
 ) -> int:
     """The SQL a digest's build runs, in order, on ``conn``: the period's ideas and points
     reads, the previous period's headline reads, the innovators, the chart's periods.
-    Returns the number of rows read (so nothing is optimised away)."""
+    Returns the number of rows read (so nothing is optimised away). ``overdue_before`` is
+    the (past) period's end minus the response target, as the service computes it."""
     start, end = period
     rows = 0
     decided = repo.decisions(conn, guild_id, start, end)
@@ -172,8 +174,11 @@ def digest_reads(
     rows += len(repo.top_new_ideas(conn, guild_id, start, end, limit))
     rows += len(repo.vote_gains(conn, guild_id, start, end, limit))
     rows += len(repo.overdue(conn, guild_id, overdue_before, limit)[1])
-    rows += len(repo.idea_times(conn, guild_id, start, end))
-    rows += len(repo.idea_times(conn, guild_id, year_start, end))
+    due = overdue_before
+    rows += repo.span_stats(conn, guild_id, start, end, target_days=target_days, due=due).counted
+    rows += repo.span_stats(
+        conn, guild_id, year_start, end, target_days=target_days, due=due, trailing=True
+    ).counted
     rows += repo.implemented_count(conn, guild_id, year_start, end)
     rows += len(repo.contributors_of(conn, implemented, guild_id))
     rows += len(repo.top_points(conn, guild_id, start, end, limit))

@@ -3,6 +3,7 @@ timer handlers that post digests. Thin: each command calls ``DigestService`` and
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from typing import Literal
@@ -50,6 +51,12 @@ class Digests(commands.Cog):
         timers.register(PUBLISH, self.publisher.publish)
         timers.register(DRAFT, self.publisher.draft)
         timers.register(AUTO, self.publisher.auto)
+
+    async def cog_unload(self) -> None:
+        from bot.render import digest_chart
+
+        # The chart worker process stops with the bot (joined off the loop).
+        await asyncio.to_thread(digest_chart.shutdown)
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:

@@ -4,7 +4,6 @@ the run; a retry first looks for the parts a crashed attempt posted (by their fo
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -22,12 +21,12 @@ NO_MENTIONS = discord.AllowedMentions.none()
 
 
 async def chart_file(digest: Digest) -> discord.File | None:
-    """The activity chart, drawn in a worker thread (matplotlib imported lazily)."""
+    """The activity chart, drawn in the chart worker process (the loop never waits)."""
     if not digest.chart:
         return None
-    from bot.render.digest_chart import activity_chart
+    from bot.render import digest_chart
 
-    png = await asyncio.to_thread(activity_chart, digest.chart, "Activity and ideas by status")
+    png = await digest_chart.render(digest.chart, "Activity and ideas by status")
     import io
 
     return discord.File(io.BytesIO(png), filename=render.CHART_NAME)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.domain import digest as rules
-from bot.domain.digest_model import IdeaTimes, Period
+from bot.domain.digest_model import IdeaTimes, Period, SpanStats
 from bot.scheduling.digest_cron import next_fire
 from bot.services.digests import ideas_sections
 
@@ -162,8 +162,8 @@ def test_ideas_sections_from_known_data() -> None:
             ("implemented", None, "t", 1, "Search", 3, 8),
         ],
         "overdue": (1, [(4, "Old idea", 1, "new", 0, "2025-01-01T00:00:00+00:00")]),
-        "times": [(2 * DAY, 4 * DAY, 20 * DAY), (None, None, 20 * DAY)],
-        "year_times": [(2 * DAY, 4 * DAY, 20 * DAY), (None, None, 20 * DAY)] * 50,
+        "stats": SpanStats(2, 1, 2, 2 * DAY, 4 * DAY),
+        "year_stats": SpanStats(100, 50, 100, 2 * DAY, 4 * DAY),
         "year_implemented": 3,
         "credits": {1: [3, 9]},
     }
@@ -176,4 +176,5 @@ def test_ideas_sections_from_known_data() -> None:
     rates = "\n".join(sections["ideas.rates"].lines)
     assert "Implementation rate (12 months): **3.0%**" in rates
     assert "period **50.0%**" in rates
+    assert "Median time to decision: period **4d 0h**, 12 months **4d 0h**" in rates
     assert sections["ideas.shipped"].lines == ("**#1** Search — thanks to <@3>, <@9>",)
