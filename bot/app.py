@@ -17,6 +17,7 @@ from bot.scheduling.digest_cron import next_fire
 from bot.scheduling.timers import TimerService
 from bot.services.audit import AuditService
 from bot.services.container import Services, backups_dir, migrate, utcnow
+from bot.services.digest_sources import register as register_digest_sources
 from bot.services.digests import DigestService
 from bot.services.exports import ExportService
 from bot.services.guild_settings import GuildSettingsService
@@ -66,6 +67,8 @@ def create_services(settings: Settings, *, clock: Callable[[], datetime] | None 
         db, guild_settings, now, next_fire, innovators=lambda g: points.innovators(g, limit=5)
     )
     guild_settings.on_change.append(digests.settings_changed)
+    exports = ExportService(db)
+    register_digest_sources(digests, exports, db, polls)  # polls and policy sections, exports
     return Services(
         settings=settings,
         db=db,
@@ -80,7 +83,7 @@ def create_services(settings: Settings, *, clock: Callable[[], datetime] | None 
         timers=timers,
         clock=now,
         digests=digests,
-        exports=ExportService(db),
+        exports=exports,
     )
 
 

@@ -164,7 +164,9 @@ class Digests(commands.Cog):
         text = render.history_text(runs, get_zone(str(config["timezone"])))
         await interaction.followup.send(text, ephemeral=True)
 
-    @app_commands.command(name="export", description="Export ideas, votes and points as files")
+    @app_commands.command(
+        name="export", description="Export ideas, votes, points, polls and policies as files"
+    )
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
     @moderator_only()

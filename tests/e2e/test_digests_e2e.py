@@ -147,7 +147,11 @@ async def test_a_moderator_gets_the_export_as_attachments(env: Env) -> None:
     reply = await reply_of(result)
     assert reply.visible_to == env.community.mod.id
     files = {a.filename: a.data for a in reply.attachments}
-    assert set(files) == {"ideas.csv", "votes.csv", "points_ledger.csv"}
+    names = env.bot.services.exports.names
+    assert set(files) == {f"{name}.csv" for name in names}
+    assert {"polls", "poll_ballots_anonymous", "policies", "policy_concerns"} <= set(names)
+    assert len(files) <= 10  # Discord's attachments per message
+    assert files["poll_ballots_anonymous.csv"].decode().splitlines() == ["poll_id,answer"]
     header, *rows = files["ideas.csv"].decode().splitlines()
     assert header.startswith("id,number,kind,title") and rows
     assert "Dark mode for the editor" in files["ideas.csv"].decode()
