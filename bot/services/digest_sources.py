@@ -92,6 +92,10 @@ class PollsDigest:
         )
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _pct(part: int, whole: int) -> str:
     return f"{part / whole:.0%}" if whole else "0%"
 
@@ -107,7 +111,7 @@ def result_line(results: Results) -> str:
         survey = results.survey
         if results.withheld:
             return (
-                f"{head} — {survey.responses} responses: results withheld "
+                f"{head} — {_n(survey.responses, 'response')}: results withheld "
                 f"(fewer than {results.minimum})"
             )
         ranked = survey.ranked()
@@ -116,16 +120,15 @@ def result_line(results: Results) -> str:
         top = ranked[0]
         return (
             f"{head} — top opportunity: **{poll.options[top.index]}** "
-            f"({top.opportunity:.1f}, {top.band.value}) · {survey.responses} responses"
+            f"({top.opportunity:.1f}, {top.band.value}) · {_n(survey.responses, 'response')}"
         )
     if results.runoff is not None:
         runoff = results.runoff
         if runoff.winner is None:
-            return f"{head} — no winner · {runoff.ballots} ballots"
-        rounds = len(runoff.rounds)
+            return f"{head} — no winner · {_n(runoff.ballots, 'ballot')}"
         return (
-            f"{head} — **{poll.options[runoff.winner]}** wins after {rounds} "
-            f"round{'s' if rounds != 1 else ''} · {runoff.ballots} ballots"
+            f"{head} — **{poll.options[runoff.winner]}** wins after "
+            f"{_n(len(runoff.rounds), 'round')} · {_n(runoff.ballots, 'ballot')}"
         )
     tally = results.tally
     if tally is None or not tally.winners:
@@ -181,7 +184,7 @@ def _when(policy_time: Any, style: str = "f") -> str:
 def _stances(policy: Policy) -> str:
     return (
         f"👍 {policy.support} · 🤔 {policy.concerned} · 👎 {policy.oppose} · "
-        f"{policy.concerns} concern{'s' if policy.concerns != 1 else ''}"
+        f"{_n(policy.concerns, 'concern')}"
     )
 
 

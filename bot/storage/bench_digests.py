@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from bot.storage import digest_sources as sources
 from bot.storage import digests as repo
 from bot.storage import points as points_repo
 from bot.storage.common import to_iso
@@ -142,8 +143,11 @@ def _max_idea_id(path: Path) -> int:
 
 
 def plain_connection(path: Path) -> sqlite3.Connection:
-    """A plain ``sqlite3`` connection on ``path``, for the baseline."""
-    return sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    """A plain ``sqlite3`` connection on ``path``, for the baseline: rows as the service's
+    reader gives them (``sqlite3.Row``, which the policy rows are read by name from)."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    return conn
 
 
 def digest_reads(
@@ -188,6 +192,14 @@ def digest_reads(
     rows += len(repo.new_ideas(conn, guild_id, p_start, p_end))
     rows += repo.new_votes(conn, guild_id, p_start, p_end) > 0
     rows += len(repo.participants(conn, guild_id, p_start, p_end))
+    # The polls and policy sections (bot/services/digest_sources.py), both periods.
+    for a, b in ((start, end), (p_start, p_end)):
+        rows += len(sources.polls_closed(conn, guild_id, a, b))
+        rows += len(sources.poll_participants(conn, guild_id, a, b))
+        rows += sources.policy_feedback_count(conn, guild_id, a, b)
+        rows += len(sources.policy_participants(conn, guild_id, a, b))
+    rows += len(sources.policies_in_stages(conn, guild_id, ("announced",)))
+    rows += len(sources.policies_in_stages(conn, guild_id, ("closed",)))
     for c_start, c_end in chart:
         rows += len(repo.new_ideas(conn, guild_id, c_start, c_end))
         rows += repo.new_votes(conn, guild_id, c_start, c_end) > 0

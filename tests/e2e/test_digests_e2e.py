@@ -193,3 +193,16 @@ async def test_an_export_over_the_limit_stops_early_and_points_to_the_cli(
 
 async def test_no_unhandled_routes(env: Env) -> None:
     assert env.driver.sandbox.unhandled_routes == []
+
+
+async def test_help_shows_digest_and_export_to_moderators_only(env: Env) -> None:
+    c = env.community
+    mod_view = embed_text(await reply_of(await env.driver.slash(c.mod, "help")))
+    for command in ("digest preview", "digest now", "digest schedule", "digest history"):
+        assert f"`/{command}` — " in mod_view
+    line = next(line for line in mod_view.splitlines() if line.startswith("`/export`"))
+    assert "polls and policies" in line and line.endswith("*(moderators)*")
+    member_view = embed_text(
+        await reply_of(await env.driver.slash(await fresh_member(env), "help"))
+    )
+    assert "/digest" not in member_view and "/export" not in member_view

@@ -99,6 +99,32 @@ def test_twelve_chart_periods_end_with_the_digests_own() -> None:
     assert all(a.end == b.start for a, b in itertools.pairwise(periods))
 
 
+@pytest.mark.parametrize(
+    ("crontab", "zone"),
+    [
+        ("0 9 * * 1", "UTC"),
+        ("0 9 * * *", "Europe/Berlin"),  # across the March DST change
+        ("0 9 1 * *", "America/New_York"),
+        ("0 9 * * 1-5", "Asia/Tokyo"),  # weekdays: periods of one and three days
+        ("30 8 1,15 * *", "UTC"),  # periods of unequal length
+    ],
+)
+def test_chart_periods_are_the_chain_of_previous_fires(crontab: str, zone: str) -> None:
+    fire = rules.previous_fire(next_fire, crontab, zone, utc(2025, 4, 2, 12))
+    assert fire is not None
+    for period in (
+        rules.period_ending(next_fire, crontab, zone, fire),
+        rules.current_period(next_fire, crontab, zone, utc(2025, 4, 2, 12)),
+    ):
+        expected = [period]
+        while len(expected) < 12:
+            before = rules.previous_fire(next_fire, crontab, zone, expected[0].start)
+            assert before is not None
+            expected.insert(0, Period(before, expected[0].start))
+        assert rules.previous_periods(next_fire, crontab, zone, period, 12) == expected
+        assert rules.previous_periods(next_fire, crontab, zone, period, 1) == [period]
+
+
 def test_missed_runs_post_the_latest_late_and_skip_the_older() -> None:
     missed = rules.missed_runs(
         next_fire, "0 9 * * *", "UTC", utc(2025, 3, 1, 9), utc(2025, 3, 3, 9, 30)
