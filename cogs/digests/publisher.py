@@ -9,6 +9,7 @@ from typing import Any
 
 import discord
 
+from bot import faults
 from bot.client import CocreateBot
 from bot.domain.digest_model import Digest, DigestRun, RunStatus
 from bot.render import digests as render
@@ -53,6 +54,8 @@ class DigestPublisher:
         if channel is None:
             log.warning("Digest run %s has no channel to post in", run.id)
             return None
+        # The run and this publication are committed; nothing is in Discord yet.
+        await faults.reached("digests.after-run-commit")
         digest = await digests.build_run(run)
         ids: list[int] = timer.payload.setdefault("ids", [])
         await self._post(channel, run, digest, ids, timer, look_first=not timer.first_try)
@@ -84,6 +87,8 @@ class DigestPublisher:
                     )
                 else:
                     found = await channel.send(embeds=embeds, allowed_mentions=NO_MENTIONS)
+                # Posted, not yet recorded: a retry must find it, not post it again.
+                await faults.reached("digests.after-part-post")
             ids.append(found.id)
             await self.services.timers.save_progress(timer)
 
