@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.domain.policy_model import Policy
 from bot.domain.poll_model import Poll
+from bot.storage import digests as digests_repo
 from bot.storage import policy as policy_repo
 from bot.storage import polls as polls_repo
 
@@ -33,12 +34,12 @@ def poll_participants(conn: sqlite3.Connection, guild_id: int, start: str, end: 
     """Members who answered a poll or survey in ``[start, end)``. Ballots keep no time (so
     that an anonymous ballot cannot be dated); each first answer's participation award
     does, and says which poll, never which option."""
-    rows = conn.execute(
-        "SELECT DISTINCT member_id FROM points_ledger WHERE guild_id = ? "
-        "AND kind = 'participation' AND created_at >= ? AND created_at < ? AND member_id <> 0",
+    return digests_repo.member_set(
+        conn,
+        "SELECT member_id FROM points_ledger WHERE guild_id = ? AND kind = 'participation' "
+        "AND created_at >= ? AND created_at < ?",
         (guild_id, start, end),
-    ).fetchall()
-    return {int(r[0]) for r in rows}
+    )
 
 
 def policies_in_stages(
@@ -56,13 +57,13 @@ def policies_in_stages(
 
 def policy_participants(conn: sqlite3.Connection, guild_id: int, start: str, end: str) -> set[int]:
     """Members who took a stance or raised a concern in ``[start, end)``."""
-    rows = conn.execute(
+    return digests_repo.member_set(
+        conn,
         "SELECT member_id FROM policy_stances WHERE guild_id = ? AND updated_at >= ? "
-        "AND updated_at < ? UNION SELECT author_id FROM policy_concerns WHERE guild_id = ? "
+        "AND updated_at < ? UNION ALL SELECT author_id FROM policy_concerns WHERE guild_id = ? "
         "AND created_at >= ? AND created_at < ?",
         (guild_id, start, end) * 2,
-    ).fetchall()
-    return {int(r[0]) for r in rows if r[0]}
+    )
 
 
 def policy_feedback_count(conn: sqlite3.Connection, guild_id: int, start: str, end: str) -> int:

