@@ -25,6 +25,7 @@ until posted, looking first for what a crashed attempt posted.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -418,11 +419,18 @@ class DigestService:
             if len(periods) > 1
             else Period(period.start - (period.end - period.start), period.start)
         )
-        current_parts, previous_parts = await asyncio.gather(
-            self._collect(guild_id, period), self._collect(guild_id, previous, headline=True)
-        )
+        # The chart's periods include this one and the previous: their counts are read
+        # once, by the chart, and the ideas' section and headline take them from there.
+        known: dict[tuple[int, str, str], tuple[dict[str, int], int]] = {}
+        chart = await self._db.read(lambda c: _chart(c, guild_id, periods, config.timezone, known))
+        token = _KNOWN_COUNTS.set(known)
+        try:
+            current_parts, previous_parts = await asyncio.gather(
+                self._collect(guild_id, period), self._collect(guild_id, previous, headline=True)
+            )
+        finally:
+            _KNOWN_COUNTS.reset(token)
         headline = _headline(current_parts, previous_parts)
-        chart = await self._db.read(lambda c: _chart(c, guild_id, periods, config.timezone))
         return Digest(
             guild_id,
             period,
@@ -461,12 +469,15 @@ class DigestService:
         target_days = target.total_seconds() / 86400.0
         due = to_iso(period.end - target)
 
+        known = _KNOWN_COUNTS.get()
+
         def read(conn: Tx) -> dict[str, Any]:
             decisions = repo.decisions(conn, guild_id, start, end)
             implemented = [int(r[3]) for r in decisions if r[0] == "implemented"]
+            new, votes = period_counts(conn, guild_id, start, end, known)
             return {
-                "new": repo.new_ideas(conn, guild_id, start, end),
-                "votes": repo.new_votes(conn, guild_id, start, end),
+                "new": new,
+                "votes": votes,
                 "who": repo.participants(conn, guild_id, start, end),
                 "top": repo.top_new_ideas(conn, guild_id, start, end, LIST_LIMIT),
                 "movers": repo.vote_gains(conn, guild_id, start, end, LIST_LIMIT),
@@ -495,16 +506,17 @@ class DigestService:
     async def _ideas_headline(self, guild_id: int, period: Period) -> DigestSection:
         """The previous period's numbers the headline compares with (three counts)."""
         start, end = to_iso(period.start), to_iso(period.end)
+        known = _KNOWN_COUNTS.get()
 
         def read(conn: Tx) -> DigestSection:
-            new = repo.new_ideas(conn, guild_id, start, end)
+            new, votes = period_counts(conn, guild_id, start, end, known)
             return DigestSection(
                 "ideas.top",
                 "",
                 (),
                 metrics={
                     "New ideas": sum(n for s, n in new.items() if s != "hidden"),
-                    "Votes": repo.new_votes(conn, guild_id, start, end),
+                    "Votes": votes,
                 },
                 participants=frozenset(repo.participants(conn, guild_id, start, end)),
             )
@@ -663,12 +675,45 @@ def _headline(current: Sequence[DigestSection], previous: Sequence[DigestSection
     )
 
 
-def _chart(conn: Tx, guild_id: int, periods: Sequence[Period], zone: Any) -> list[ChartPoint]:
+#: Within one build: (guild, start, end) → (new ideas by status, votes), as the chart read
+#: them. A context variable: each build (and the section tasks it gathers) sees its own.
+_KNOWN_COUNTS: contextvars.ContextVar[
+    dict[tuple[int, str, str], tuple[dict[str, int], int]] | None
+] = contextvars.ContextVar("digest_known_counts", default=None)
+
+
+def period_counts(
+    conn: Tx,
+    guild_id: int,
+    start: str,
+    end: str,
+    known: dict[tuple[int, str, str], tuple[dict[str, int], int]] | None,
+) -> tuple[dict[str, int], int]:
+    """New ideas by status and new votes of ``[start, end)``, read once per build."""
+    key = (guild_id, start, end)
+    if known is not None and key in known:
+        return known[key]
+    counts = (
+        repo.new_ideas(conn, guild_id, start, end),
+        repo.new_votes(conn, guild_id, start, end),
+    )
+    if known is not None:
+        known[key] = counts
+    return counts
+
+
+def _chart(
+    conn: Tx,
+    guild_id: int,
+    periods: Sequence[Period],
+    zone: Any,
+    known: dict[tuple[int, str, str], tuple[dict[str, int], int]] | None = None,
+) -> list[ChartPoint]:
     out = []
     for period in periods:
         start, end = to_iso(period.start), to_iso(period.end)
-        by_status = repo.new_ideas(conn, guild_id, start, end)
-        activity = sum(by_status.values()) + repo.new_votes(conn, guild_id, start, end)
+        by_status, votes = period_counts(conn, guild_id, start, end, known)
+        activity = sum(by_status.values()) + votes
         label = period.end.astimezone(zone).strftime("%-d %b")
         out.append(ChartPoint(label, activity, by_status))
     return out

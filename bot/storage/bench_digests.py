@@ -169,11 +169,20 @@ def digest_reads(
     the (past) period's end minus the response target, as the service computes it."""
     start, end = period
     rows = 0
+    # The chart's periods first; the period's and the previous one's counts come from
+    # them, as the service reads them (once each).
+    counted = set()
+    for c_start, c_end in chart:
+        rows += len(repo.new_ideas(conn, guild_id, c_start, c_end))
+        rows += repo.new_votes(conn, guild_id, c_start, c_end) > 0
+        counted.add((c_start, c_end))
     decided = repo.decisions(conn, guild_id, start, end)
     implemented = [int(r[3]) for r in decided if r[0] == "implemented"]
     rows += len(decided)
-    rows += len(repo.new_ideas(conn, guild_id, start, end))
-    rows += repo.new_votes(conn, guild_id, start, end) > 0
+    for a, b in (period, previous):
+        if (a, b) not in counted:
+            rows += len(repo.new_ideas(conn, guild_id, a, b))
+            rows += repo.new_votes(conn, guild_id, a, b) > 0
     rows += len(repo.participants(conn, guild_id, start, end))
     rows += len(repo.top_new_ideas(conn, guild_id, start, end, limit))
     rows += len(repo.vote_gains(conn, guild_id, start, end, limit))
@@ -189,8 +198,6 @@ def digest_reads(
     rows += len(points_repo.innovator_ideas(conn, guild_id, innovators_since))
     rows += len(points_repo.engagement_counts(conn, guild_id, innovators_since))
     p_start, p_end = previous
-    rows += len(repo.new_ideas(conn, guild_id, p_start, p_end))
-    rows += repo.new_votes(conn, guild_id, p_start, p_end) > 0
     rows += len(repo.participants(conn, guild_id, p_start, p_end))
     # The polls and policy sections (bot/services/digest_sources.py), both periods.
     for a, b in ((start, end), (p_start, p_end)):
@@ -200,7 +207,4 @@ def digest_reads(
         rows += len(sources.policy_participants(conn, guild_id, a, b))
     rows += len(sources.policies_in_stages(conn, guild_id, ("announced",)))
     rows += len(sources.policies_in_stages(conn, guild_id, ("closed",)))
-    for c_start, c_end in chart:
-        rows += len(repo.new_ideas(conn, guild_id, c_start, c_end))
-        rows += repo.new_votes(conn, guild_id, c_start, c_end) > 0
     return rows

@@ -285,14 +285,28 @@ def span_stats(
             f"AND first_response_at IS NOT NULL AND {_VISIBLE}",
             (target_days, guild_id, start, end),
         ).fetchone()
-    unanswered, past_target = conn.execute(
-        "SELECT count(*), coalesce(sum(created_at <= ?), 0) FROM ideas "
-        "INDEXED BY ideas_unanswered WHERE guild_id = ? AND created_at >= ? AND created_at < ? "
-        f"AND first_response_at IS NULL AND {_VISIBLE}",
-        (due, guild_id, start, end),
-    ).fetchone()
+
+    def unanswered(times: str, *bounds: str) -> int:
+        return int(
+            conn.execute(
+                "SELECT count(*) FROM ideas INDEXED BY ideas_unanswered WHERE guild_id = ? "
+                f"AND {times} AND first_response_at IS NULL AND {_VISIBLE}",
+                (guild_id, *bounds),
+            ).fetchone()[0]
+        )
+
+    # Unanswered ideas past their target (submitted at or before ``due``) and the others:
+    # plain range counts, no comparison computed per row.
+    if due < end:
+        past_target = unanswered("created_at >= ? AND created_at <= ?", start, due)
+        others = unanswered(
+            "created_at >= ? AND created_at > ? AND created_at < ?", start, due, end
+        )
+    else:
+        past_target = unanswered("created_at >= ? AND created_at < ?", start, end)
+        others = 0
     return SpanStats(
-        submitted=int(responded) + int(unanswered),
+        submitted=int(responded) + past_target + others,
         answered=int(answered),
         counted=int(responded) + int(past_target),
         median_response=_median(conn, "response", guild_id, start, end, int(responded), trailing),
