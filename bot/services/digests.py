@@ -3,11 +3,9 @@
 **Sections.** A digest is a list of sections from providers registered with
 :meth:`DigestService.register_section`: an async callable ``(guild_id, period)`` returning
 a :class:`~bot.domain.digest_model.DigestSection`, a sequence of them, or None. The ideas
-and points sections are built in here; the polls and policy features register theirs when
-they are merged (in ``bot/app.py``)::
-
-    digests.register_section("polls", polls.digest_section)      # polls closed, results
-    digests.register_section("policy", policy.digest_section)    # open for comment, deadlines
+and points sections are built in here; the polls and policy sections (polls closed with
+results; policy changes open for comment, awaiting a response) are registered from
+:mod:`bot.services.digest_sources` in ``bot/app.py``.
 
 A section's ``metrics`` (e.g. ``{"Polls run": 3}``) join the headline, compared with the
 previous period, and its ``participants`` join the active contributors. Exports have
