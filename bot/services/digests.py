@@ -486,6 +486,11 @@ class DigestService:
                 "stats": repo.span_stats(
                     conn, guild_id, start, end, target_days=target_days, due=due
                 ),
+                "credits": repo.contributors_of(conn, implemented, guild_id),
+            }
+
+        def read_year(conn: Tx) -> dict[str, Any]:
+            return {
                 "year_stats": repo.span_stats(
                     conn,
                     guild_id,
@@ -496,10 +501,14 @@ class DigestService:
                     trailing=True,
                 ),
                 "year_implemented": repo.implemented_count(conn, guild_id, year_start, end),
-                "credits": repo.contributors_of(conn, implemented, guild_id),
             }
 
-        return ideas_sections(await self._db.read(read), target)
+        # The trailing year (the largest read) runs on the report connection, beside the
+        # period's reads on the reader.
+        period_data, year_data = await asyncio.gather(
+            self._db.read(read), self._db.report(read_year)
+        )
+        return ideas_sections({**period_data, **year_data}, target)
 
     async def _ideas_headline(self, guild_id: int, period: Period) -> DigestSection:
         """The previous period's numbers the headline compares with (three counts)."""
