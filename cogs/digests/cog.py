@@ -43,6 +43,7 @@ class Digests(commands.Cog):
         self.services = bot.services
         self.publisher = DigestPublisher(bot)
         self.export_limit = EXPORT_LIMIT
+        self.attachments_per_message = 10  # Discord's limit
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(DraftButton)
@@ -199,6 +200,11 @@ class Digests(commands.Cog):
                 ephemeral=True,
             )
             return
-        await interaction.followup.send(
-            f"📦 Export of {', '.join(exports.names)}.", files=files, ephemeral=True
-        )
+        # Discord takes at most 10 files a message: more sources continue in followups.
+        per = self.attachments_per_message
+        for first in range(0, len(files), per):
+            await interaction.followup.send(
+                f"📦 Export of {', '.join(exports.names)}." if first == 0 else "📦 (continued)",
+                files=files[first : first + per],
+                ephemeral=True,
+            )

@@ -150,11 +150,26 @@ async def test_a_moderator_gets_the_export_as_attachments(env: Env) -> None:
     names = env.bot.services.exports.names
     assert set(files) == {f"{name}.csv" for name in names}
     assert {"polls", "poll_ballots_anonymous", "policies", "policy_concerns"} <= set(names)
-    assert len(files) <= 10  # Discord's attachments per message
     assert files["poll_ballots_anonymous.csv"].decode().splitlines() == ["poll_id,answer"]
     header, *rows = files["ideas.csv"].decode().splitlines()
     assert header.startswith("id,number,kind,title") and rows
     assert "Dark mode for the editor" in files["ideas.csv"].decode()
+
+
+async def test_more_sources_than_a_message_holds_continue_in_followups(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cog = env.bot.get_cog("Digests")
+    assert cog is not None
+    monkeypatch.setattr(cog, "attachments_per_message", 4)  # as if 10 were too few
+    result = await env.driver.slash(env.community.mod, "export", format="json")
+    await result.response(5)
+    names = env.bot.services.exports.names
+    messages = [await result.followup(i, 10) for i in range((len(names) + 3) // 4)]
+    assert [len(m.attachments) for m in messages[:-1]] == [4] * (len(messages) - 1)
+    files = [a.filename for m in messages for a in m.attachments]
+    assert files == [f"{name}.json" for name in names]  # each once, in order
+    assert messages[0].content.startswith("📦 Export of")
 
 
 async def test_members_cannot_export(env: Env) -> None:
