@@ -24,6 +24,7 @@ from bot.services.challenges import (
 )
 from bot.services.challenges import POINTS_TIMER as CHALLENGE_POINTS
 from bot.services.container import Services, backups_dir, migrate, utcnow
+from bot.services.digest_sources import register as register_digest_sources
 from bot.services.digests import DigestService
 from bot.services.exports import ExportService
 from bot.services.guild_settings import GuildSettingsService
@@ -96,6 +97,7 @@ def create_services(settings: Settings, *, clock: Callable[[], datetime] | None 
     digests.register_section("challenges", challenges.digest_section)
     exports.register("challenges", challenges.export_challenges, columns=EXPORT_CHALLENGES)
     exports.register("challenge_entries", challenges.export_entries, columns=EXPORT_ENTRIES)
+    register_digest_sources(digests, exports, db, polls)  # polls and policy sections, exports
     return Services(
         settings=settings,
         db=db,

@@ -567,6 +567,56 @@ async def scene_review(driver: Driver, bot: CocreateBot, c: Community) -> str | 
     return shown
 
 
+def _button(message: Message, part: str) -> str:
+    return next(
+        str(item["custom_id"])
+        for row in message.components
+        for item in row["components"]
+        if part in str(item.get("custom_id", ""))
+    )
+
+
+async def scene_digest(driver: Driver, bot: CocreateBot, c: Community) -> str | None:
+    """The month goes on (an idea, votes, a decision), then staff get it in one report: a
+    moderator makes the digest monthly, previews it and posts it now (the scheduled one
+    comes on the 1st, 09:00 in the server's timezone); /export hands over the data.
+
+    Monthly, because the policy scene skipped ten days on the bot's clock while Discord's
+    message times stayed put: the month so far holds everything the demo did (unless the
+    skip crossed into the next month; then it is a quieter digest)."""
+    driver.mark_seen()
+    await driver.post(
+        c.general, c.bob, "[idea] Keyboard shortcuts for boards\nMouse-only editing is slow."
+    )
+    card = await driver.wait_for_message(c.ideas)
+    await driver.wait_for_message(c.general)  # the reply linking the card
+    for voter in (c.alice, c.dave):
+        await _answer(await driver.click(voter, card, _button(card, ":up")))
+    await _answer(
+        await driver.slash(
+            c.mod, "idea status", channel=c.staff, number=2, status="planned",
+            reason="Clients keep asking; planned for 3.3.",
+        )
+    )  # fmt: skip
+    schedule = await driver.slash(c.mod, "digest schedule", channel=c.staff, frequency="monthly")
+    await _answer(schedule)
+    await _answer(await driver.slash(c.mod, "digest preview", channel=c.staff))
+    await _answer(await driver.slash(c.mod, "digest now", channel=c.staff))
+    posted = await driver.wait_for_message(
+        c.staff,
+        predicate=lambda m: (
+            not m.ephemeral and any("so far" in str(e.get("title", "")) for e in m.embeds)
+        ),
+    )
+    # A long digest continues in the messages after the first (Discord's embed limits).
+    world = driver.world
+    ids = list(dict.fromkeys(world.channel_messages.get(c.staff.id, [])))
+    after = [world.messages[i] for i in ids[ids.index(posted.id) :]]
+    parts = [m for m in after if m.embeds and not m.ephemeral and m.author == posted.author]
+    await _answer(await driver.slash(c.mod, "export", channel=c.staff))
+    return "\n".join(_embed_body(m) for m in parts)
+
+
 SCENES: list[tuple[str, Scene]] = [
     ("A moderator sets Cocreate up", scene_setup),
     ("Members look around", scene_members),
@@ -578,6 +628,7 @@ SCENES: list[tuple[str, Scene]] = [
     ("A challenge: one question, judges, a mentor, a wildcard and a winner", scene_challenges),
     ("Ideas wait for review; one is anonymous", scene_review),
     ("A member asks to be forgotten", scene_privacy),
+    ("Staff get the digest", scene_digest),
 ]
 
 

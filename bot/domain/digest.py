@@ -17,6 +17,7 @@ posted once, marked late, and the older ones are recorded as skipped
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -191,16 +192,26 @@ def current_period(fires: FireTimes, crontab: str, timezone: str, now: datetime)
 def previous_periods(
     fires: FireTimes, crontab: str, timezone: str, period: Period, count: int
 ) -> list[Period]:
-    """``count`` periods ending with ``period``, oldest first (the chart's periods)."""
-    out = [period]
-    start = period.start
-    while len(out) < count:
-        before = previous_fire(fires, crontab, timezone, start)
-        if before is None:
+    """``count`` periods ending with ``period``, oldest first (the chart's periods).
+
+    Fire times are collected going forward from far enough back: each costs a cron
+    computation (≈ 0.4 ms in APScheduler), and stepping back one period at a time with
+    :func:`previous_fire` cost three or four of them per period (17 ms a digest)."""
+    if count <= 1:
+        return [period]
+    back = max(period.end - period.start, timedelta(hours=1)) * (count + 1)
+    found: list[datetime] = []
+    while True:
+        found = []
+        cursor = fires(crontab, timezone, period.start - back)
+        while cursor is not None and cursor < period.start:
+            found.append(cursor)
+            cursor = fires(crontab, timezone, cursor)
+        if len(found) >= count - 1 or back > timedelta(days=5 * 366):
             break
-        out.append(Period(before, start))
-        start = before
-    return out[::-1]
+        back *= 2
+    starts = [*found[-(count - 1) :], period.start]
+    return [Period(a, b) for a, b in itertools.pairwise(starts)] + [period]
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,3 +121,17 @@ class IdeaTimes:
     to_response: float | None
     to_decision: float | None
     age: float
+
+
+@dataclass(frozen=True, slots=True)
+class SpanStats:
+    """Responsiveness of the ideas submitted in a window (hidden and withdrawn ones left
+    out), as the store computes it: ``answered`` within the response target, ``counted``
+    by the response rate (answered, or past their target unanswered), and the median
+    seconds to first response and to decision (None: no idea has one)."""
+
+    submitted: int
+    answered: int
+    counted: int
+    median_response: float | None
+    median_decision: float | None

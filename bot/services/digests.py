@@ -3,11 +3,9 @@
 **Sections.** A digest is a list of sections from providers registered with
 :meth:`DigestService.register_section`: an async callable ``(guild_id, period)`` returning
 a :class:`~bot.domain.digest_model.DigestSection`, a sequence of them, or None. The ideas
-and points sections are built in here; the polls and policy features register theirs when
-they are merged (in ``bot/app.py``)::
-
-    digests.register_section("polls", polls.digest_section)      # polls closed, results
-    digests.register_section("policy", policy.digest_section)    # open for comment, deadlines
+and points sections are built in here; the polls and policy sections (polls closed with
+results; policy changes open for comment, awaiting a response) are registered from
+:mod:`bot.services.digest_sources` in ``bot/app.py``.
 
 A section's ``metrics`` (e.g. ``{"Polls run": 3}``) join the headline, compared with the
 previous period, and its ``participants`` join the active contributors. Exports have
@@ -25,6 +23,7 @@ until posted, looking first for what a crashed attempt posted.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -39,10 +38,10 @@ from bot.domain.digest_model import (
     DigestRun,
     DigestSection,
     IdeaRow,
-    IdeaTimes,
     Period,
     RunKind,
     RunStatus,
+    SpanStats,
 )
 from bot.domain.guild_config import GuildConfig
 from bot.domain.idea_model import ANONYMOUS_AUTHOR
@@ -419,11 +418,18 @@ class DigestService:
             if len(periods) > 1
             else Period(period.start - (period.end - period.start), period.start)
         )
-        current_parts, previous_parts = await asyncio.gather(
-            self._collect(guild_id, period), self._collect(guild_id, previous, headline=True)
-        )
+        # The chart's periods include this one and the previous: their counts are read
+        # once, by the chart, and the ideas' section and headline take them from there.
+        known: dict[tuple[int, str, str], tuple[dict[str, int], int]] = {}
+        chart = await self._db.read(lambda c: _chart(c, guild_id, periods, config.timezone, known))
+        token = _KNOWN_COUNTS.set(known)
+        try:
+            current_parts, previous_parts = await asyncio.gather(
+                self._collect(guild_id, period), self._collect(guild_id, previous, headline=True)
+            )
+        finally:
+            _KNOWN_COUNTS.reset(token)
         headline = _headline(current_parts, previous_parts)
-        chart = await self._db.read(lambda c: _chart(c, guild_id, periods, config.timezone))
         return Digest(
             guild_id,
             period,
@@ -459,42 +465,66 @@ class DigestService:
         now = min(self._clock(), period.end)
         start, end = to_iso(period.start), to_iso(period.end)
         year_start = to_iso(period.end - rules.TRAILING)
+        target_days = target.total_seconds() / 86400.0
+        due = to_iso(period.end - target)
+
+        known = _KNOWN_COUNTS.get()
 
         def read(conn: Tx) -> dict[str, Any]:
-            implemented = [
-                r for r in repo.decisions(conn, guild_id, start, end) if r[0] == "implemented"
-            ]
+            decisions = repo.decisions(conn, guild_id, start, end)
+            implemented = [int(r[3]) for r in decisions if r[0] == "implemented"]
+            new, votes = period_counts(conn, guild_id, start, end, known)
             return {
-                "new": repo.new_ideas(conn, guild_id, start, end),
-                "votes": repo.new_votes(conn, guild_id, start, end),
+                "new": new,
+                "votes": votes,
                 "who": repo.participants(conn, guild_id, start, end),
                 "top": repo.top_new_ideas(conn, guild_id, start, end, LIST_LIMIT),
                 "movers": repo.vote_gains(conn, guild_id, start, end, LIST_LIMIT),
-                "decisions": repo.decisions(conn, guild_id, start, end),
+                "decisions": decisions,
                 "overdue": repo.overdue(conn, guild_id, to_iso(now - target), LIST_LIMIT),
-                "times": repo.idea_times(conn, guild_id, start, end),
-                "year_times": repo.idea_times(conn, guild_id, year_start, end),
-                "year_implemented": repo.implemented_count(conn, guild_id, year_start, end),
-                "credits": repo.contributors_of(conn, [int(r[3]) for r in implemented], guild_id),
+                # Medians and rates are computed in SQL (indexed): a year of ideas is
+                # never read into Python, and the loop never waits on that work.
+                "stats": repo.span_stats(
+                    conn, guild_id, start, end, target_days=target_days, due=due
+                ),
+                "credits": repo.contributors_of(conn, implemented, guild_id),
             }
 
-        data = await self._db.read(read)
-        # Medians and rates over a year of ideas: CPU work kept off the event loop.
-        return await asyncio.to_thread(ideas_sections, data, target)
+        def read_year(conn: Tx) -> dict[str, Any]:
+            return {
+                "year_stats": repo.span_stats(
+                    conn,
+                    guild_id,
+                    year_start,
+                    end,
+                    target_days=target_days,
+                    due=due,
+                    trailing=True,
+                ),
+                "year_implemented": repo.implemented_count(conn, guild_id, year_start, end),
+            }
+
+        # The trailing year (the largest read) runs on the report connection, beside the
+        # period's reads on the reader.
+        period_data, year_data = await asyncio.gather(
+            self._db.read(read), self._db.report(read_year)
+        )
+        return ideas_sections({**period_data, **year_data}, target)
 
     async def _ideas_headline(self, guild_id: int, period: Period) -> DigestSection:
         """The previous period's numbers the headline compares with (three counts)."""
         start, end = to_iso(period.start), to_iso(period.end)
+        known = _KNOWN_COUNTS.get()
 
         def read(conn: Tx) -> DigestSection:
-            new = repo.new_ideas(conn, guild_id, start, end)
+            new, votes = period_counts(conn, guild_id, start, end, known)
             return DigestSection(
                 "ideas.top",
                 "",
                 (),
                 metrics={
                     "New ideas": sum(n for s, n in new.items() if s != "hidden"),
-                    "Votes": repo.new_votes(conn, guild_id, start, end),
+                    "Votes": votes,
                 },
                 participants=frozenset(repo.participants(conn, guild_id, start, end)),
             )
@@ -586,15 +616,9 @@ def ideas_sections(data: Mapping[str, Any], target: timedelta) -> list[DigestSec
                 more="`/idea overdue`" if total > len(overdue_rows) else None,
             )
         )
-    times = [IdeaTimes(*t) for t in data["times"]]
-    year = [IdeaTimes(*t) for t in data["year_times"]]
-    impl = rules.implementation_rate(int(data["year_implemented"]), len(year))
-
-    def median(values: Sequence[IdeaTimes], decision: bool) -> str:
-        return rules.format_span(
-            rules.median_seconds(t.to_decision if decision else t.to_response for t in values)
-        )
-
+    period: SpanStats = data["stats"]
+    year: SpanStats = data["year_stats"]
+    impl = rules.implementation_rate(int(data["year_implemented"]), year.submitted)
     sections.append(
         DigestSection(
             "ideas.rates",
@@ -602,12 +626,14 @@ def ideas_sections(data: Mapping[str, Any], target: timedelta) -> list[DigestSec
             (
                 f"Implementation rate (12 months): **{rules.format_rate(impl)}**",
                 f"Response rate within {_target(target)}: period "
-                f"**{rules.format_rate(rules.response_rate(times, target))}**, 12 months "
-                f"**{rules.format_rate(rules.response_rate(year, target))}**",
-                f"Median time to first response: period **{median(times, False)}**, "
-                f"12 months **{median(year, False)}**",
-                f"Median time to decision: period **{median(times, True)}**, "
-                f"12 months **{median(year, True)}**",
+                f"**{rules.format_rate(rules.rate(period.answered, period.counted))}**, "
+                f"12 months **{rules.format_rate(rules.rate(year.answered, year.counted))}**",
+                "Median time to first response: period "
+                f"**{rules.format_span(period.median_response)}**, "
+                f"12 months **{rules.format_span(year.median_response)}**",
+                "Median time to decision: period "
+                f"**{rules.format_span(period.median_decision)}**, "
+                f"12 months **{rules.format_span(year.median_decision)}**",
             ),
         )
     )
@@ -659,12 +685,45 @@ def _headline(current: Sequence[DigestSection], previous: Sequence[DigestSection
     )
 
 
-def _chart(conn: Tx, guild_id: int, periods: Sequence[Period], zone: Any) -> list[ChartPoint]:
+#: Within one build: (guild, start, end) → (new ideas by status, votes), as the chart read
+#: them. A context variable: each build (and the section tasks it gathers) sees its own.
+_KNOWN_COUNTS: contextvars.ContextVar[
+    dict[tuple[int, str, str], tuple[dict[str, int], int]] | None
+] = contextvars.ContextVar("digest_known_counts", default=None)
+
+
+def period_counts(
+    conn: Tx,
+    guild_id: int,
+    start: str,
+    end: str,
+    known: dict[tuple[int, str, str], tuple[dict[str, int], int]] | None,
+) -> tuple[dict[str, int], int]:
+    """New ideas by status and new votes of ``[start, end)``, read once per build."""
+    key = (guild_id, start, end)
+    if known is not None and key in known:
+        return known[key]
+    counts = (
+        repo.new_ideas(conn, guild_id, start, end),
+        repo.new_votes(conn, guild_id, start, end),
+    )
+    if known is not None:
+        known[key] = counts
+    return counts
+
+
+def _chart(
+    conn: Tx,
+    guild_id: int,
+    periods: Sequence[Period],
+    zone: Any,
+    known: dict[tuple[int, str, str], tuple[dict[str, int], int]] | None = None,
+) -> list[ChartPoint]:
     out = []
     for period in periods:
         start, end = to_iso(period.start), to_iso(period.end)
-        by_status = repo.new_ideas(conn, guild_id, start, end)
-        activity = sum(by_status.values()) + repo.new_votes(conn, guild_id, start, end)
+        by_status, votes = period_counts(conn, guild_id, start, end, known)
+        activity = sum(by_status.values()) + votes
         label = period.end.astimezone(zone).strftime("%-d %b")
         out.append(ChartPoint(label, activity, by_status))
     return out

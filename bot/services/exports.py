@@ -1,11 +1,9 @@
 """Exports of a guild's data (``/export`` and ``cocreate export``): a registry of sources,
 each a name and an async iterator of plain rows.
 
-Ideas, votes and the points ledger are built in; the polls and policy features register
-theirs when they are merged (in ``bot/app.py``)::
-
-    exports.register("poll_ballots", polls.export_ballots, anonymous=True)
-    exports.register("policies", policy.export_feedback)
+Ideas, votes and the points ledger are built in; polls, ballots (named, and anonymous
+without any voter column), policies, stances and concerns are registered from
+:mod:`bot.services.digest_sources` in ``bot/app.py``.
 
 A source registered ``anonymous`` never carries a member id: whatever its provider yields,
 the columns naming members (:data:`MEMBER_COLUMNS`) are dropped here, in the one place

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from bot.storage import digest_sources as sources
 from bot.storage import digests as repo
 from bot.storage import points as points_repo
 from bot.storage.common import to_iso
@@ -142,8 +143,11 @@ def _max_idea_id(path: Path) -> int:
 
 
 def plain_connection(path: Path) -> sqlite3.Connection:
-    """A plain ``sqlite3`` connection on ``path``, for the baseline."""
-    return sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    """A plain ``sqlite3`` connection on ``path``, for the baseline: rows as the service's
+    reader gives them (``sqlite3.Row``, which the policy rows are read by name from)."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    return conn
 
 
 def digest_reads(
@@ -154,36 +158,53 @@ def digest_reads(
     chart: Sequence[tuple[str, str]],
     *,
     overdue_before: str,
+    target_days: float,
     year_start: str,
     innovators_since: str,
     limit: int,
 ) -> int:
     """The SQL a digest's build runs, in order, on ``conn``: the period's ideas and points
     reads, the previous period's headline reads, the innovators, the chart's periods.
-    Returns the number of rows read (so nothing is optimised away)."""
+    Returns the number of rows read (so nothing is optimised away). ``overdue_before`` is
+    the (past) period's end minus the response target, as the service computes it."""
     start, end = period
     rows = 0
+    # The chart's periods first; the period's and the previous one's counts come from
+    # them, as the service reads them (once each).
+    counted = set()
+    for c_start, c_end in chart:
+        rows += len(repo.new_ideas(conn, guild_id, c_start, c_end))
+        rows += repo.new_votes(conn, guild_id, c_start, c_end) > 0
+        counted.add((c_start, c_end))
     decided = repo.decisions(conn, guild_id, start, end)
     implemented = [int(r[3]) for r in decided if r[0] == "implemented"]
     rows += len(decided)
-    rows += len(repo.new_ideas(conn, guild_id, start, end))
-    rows += repo.new_votes(conn, guild_id, start, end) > 0
+    for a, b in (period, previous):
+        if (a, b) not in counted:
+            rows += len(repo.new_ideas(conn, guild_id, a, b))
+            rows += repo.new_votes(conn, guild_id, a, b) > 0
     rows += len(repo.participants(conn, guild_id, start, end))
     rows += len(repo.top_new_ideas(conn, guild_id, start, end, limit))
     rows += len(repo.vote_gains(conn, guild_id, start, end, limit))
     rows += len(repo.overdue(conn, guild_id, overdue_before, limit)[1])
-    rows += len(repo.idea_times(conn, guild_id, start, end))
-    rows += len(repo.idea_times(conn, guild_id, year_start, end))
+    due = overdue_before
+    rows += repo.span_stats(conn, guild_id, start, end, target_days=target_days, due=due).counted
+    rows += repo.span_stats(
+        conn, guild_id, year_start, end, target_days=target_days, due=due, trailing=True
+    ).counted
     rows += repo.implemented_count(conn, guild_id, year_start, end)
     rows += len(repo.contributors_of(conn, implemented, guild_id))
     rows += len(repo.top_points(conn, guild_id, start, end, limit))
     rows += len(points_repo.innovator_ideas(conn, guild_id, innovators_since))
     rows += len(points_repo.engagement_counts(conn, guild_id, innovators_since))
     p_start, p_end = previous
-    rows += len(repo.new_ideas(conn, guild_id, p_start, p_end))
-    rows += repo.new_votes(conn, guild_id, p_start, p_end) > 0
     rows += len(repo.participants(conn, guild_id, p_start, p_end))
-    for c_start, c_end in chart:
-        rows += len(repo.new_ideas(conn, guild_id, c_start, c_end))
-        rows += repo.new_votes(conn, guild_id, c_start, c_end) > 0
+    # The polls and policy sections (bot/services/digest_sources.py), both periods.
+    for a, b in ((start, end), (p_start, p_end)):
+        rows += len(sources.polls_closed(conn, guild_id, a, b))
+        rows += len(sources.poll_participants(conn, guild_id, a, b))
+        rows += sources.policy_feedback_count(conn, guild_id, a, b)
+        rows += len(sources.policy_participants(conn, guild_id, a, b))
+    rows += len(sources.policies_in_stages(conn, guild_id, ("announced",)))
+    rows += len(sources.policies_in_stages(conn, guild_id, ("closed",)))
     return rows

@@ -271,6 +271,11 @@ class Database:
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._checkpointer: aiosqlite.Connection | None = None
+        # A second reader for long reports (opened on first use): beside the reader, so a
+        # report's big read runs in parallel with its others and never queues ahead of
+        # members' reads.
+        self._report: aiosqlite.Connection | None = None
+        self._report_lock = asyncio.Lock()
         self._checkpoint_task: asyncio.Task[None] | None = None
         self._committed = asyncio.Event()
         # Units waiting for the writer, and the future the idle writer waits on (set by
@@ -361,10 +366,10 @@ class Database:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpoint_task
             self._checkpoint_task = None
-        for conn in (self._checkpointer, self._reader, self._writer):
+        for conn in (self._report, self._checkpointer, self._reader, self._writer):
             if conn is not None:
                 await conn.close()
-        self._checkpointer = self._reader = self._writer = None
+        self._report = self._checkpointer = self._reader = self._writer = None
 
     async def __aenter__(self) -> Database:
         await self.open()
@@ -515,6 +520,23 @@ class Database:
         if self._reader is None:
             raise DatabaseClosed("the database is closed")
         return await _run_in_thread(self._reader, fn, self._reader_conn)
+
+    async def report(self, fn: Callable[[Tx], T]) -> T:
+        """Run a read-only function on the report connection (a second reader, opened on
+        first use; the reader itself for an in-memory database, which has only one)."""
+        if self._reader is None:
+            raise DatabaseClosed("the database is closed")
+        if str(self.path) == ":memory:":
+            return await self.read(fn)
+        if self._report is None:
+            async with self._report_lock:
+                if self._report is None:
+                    conn = await aiosqlite.connect(self.path, isolation_level=None)
+                    await _run_in_thread(
+                        conn, _configure, conn._conn, self.busy_timeout_ms, writer=False
+                    )
+                    self._report = conn
+        return await _run_in_thread(self._report, fn, self._report._conn)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return await self.read(lambda conn: conn.execute(sql, params).fetchall())

@@ -3,6 +3,7 @@ timer handlers that post digests. Thin: each command calls ``DigestService`` and
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from typing import Literal
@@ -42,6 +43,7 @@ class Digests(commands.Cog):
         self.services = bot.services
         self.publisher = DigestPublisher(bot)
         self.export_limit = EXPORT_LIMIT
+        self.attachments_per_message = 10  # Discord's limit
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(DraftButton)
@@ -50,6 +52,12 @@ class Digests(commands.Cog):
         timers.register(PUBLISH, self.publisher.publish)
         timers.register(DRAFT, self.publisher.draft)
         timers.register(AUTO, self.publisher.auto)
+
+    async def cog_unload(self) -> None:
+        from bot.render import digest_chart
+
+        # The chart worker process stops with the bot (joined off the loop).
+        await asyncio.to_thread(digest_chart.shutdown)
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
@@ -157,7 +165,9 @@ class Digests(commands.Cog):
         text = render.history_text(runs, get_zone(str(config["timezone"])))
         await interaction.followup.send(text, ephemeral=True)
 
-    @app_commands.command(name="export", description="Export ideas, votes and points as files")
+    @app_commands.command(
+        name="export", description="Export ideas, votes, points, polls and policies as files"
+    )
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
     @moderator_only()
@@ -190,6 +200,11 @@ class Digests(commands.Cog):
                 ephemeral=True,
             )
             return
-        await interaction.followup.send(
-            f"📦 Export of {', '.join(exports.names)}.", files=files, ephemeral=True
-        )
+        # Discord takes at most 10 files a message: more sources continue in followups.
+        per = self.attachments_per_message
+        for first in range(0, len(files), per):
+            await interaction.followup.send(
+                f"📦 Export of {', '.join(exports.names)}." if first == 0 else "📦 (continued)",
+                files=files[first : first + per],
+                ephemeral=True,
+            )

@@ -4,12 +4,12 @@ the run; a retry first looks for the parts a crashed attempt posted (by their fo
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 import discord
 
+from bot import faults
 from bot.client import CocreateBot
 from bot.domain.digest_model import Digest, DigestRun, RunStatus
 from bot.render import digests as render
@@ -22,12 +22,12 @@ NO_MENTIONS = discord.AllowedMentions.none()
 
 
 async def chart_file(digest: Digest) -> discord.File | None:
-    """The activity chart, drawn in a worker thread (matplotlib imported lazily)."""
+    """The activity chart, drawn in the chart worker process (the loop never waits)."""
     if not digest.chart:
         return None
-    from bot.render.digest_chart import activity_chart
+    from bot.render import digest_chart
 
-    png = await asyncio.to_thread(activity_chart, digest.chart, "Activity and ideas by status")
+    png = await digest_chart.render(digest.chart, "Activity and ideas by status")
     import io
 
     return discord.File(io.BytesIO(png), filename=render.CHART_NAME)
@@ -54,6 +54,8 @@ class DigestPublisher:
         if channel is None:
             log.warning("Digest run %s has no channel to post in", run.id)
             return None
+        # The run and this publication are committed; nothing is in Discord yet.
+        await faults.reached("digests.after-run-commit")
         digest = await digests.build_run(run)
         ids: list[int] = timer.payload.setdefault("ids", [])
         await self._post(channel, run, digest, ids, timer, look_first=not timer.first_try)
@@ -85,6 +87,8 @@ class DigestPublisher:
                     )
                 else:
                     found = await channel.send(embeds=embeds, allowed_mentions=NO_MENTIONS)
+                # Posted, not yet recorded: a retry must find it, not post it again.
+                await faults.reached("digests.after-part-post")
             ids.append(found.id)
             await self.services.timers.save_progress(timer)
 

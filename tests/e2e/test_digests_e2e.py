@@ -147,16 +147,34 @@ async def test_a_moderator_gets_the_export_as_attachments(env: Env) -> None:
     reply = await reply_of(result)
     assert reply.visible_to == env.community.mod.id
     files = {a.filename: a.data for a in reply.attachments}
-    assert set(files) == {
-        "ideas.csv",
-        "votes.csv",
-        "points_ledger.csv",
-        "challenges.csv",
-        "challenge_entries.csv",
-    }
+    names = env.bot.services.exports.names
+    assert len(files) == min(len(names), 10)  # a message holds 10; the rest follow
+    for i in range(1, (len(names) + 9) // 10):  # followup 0 is the reply itself
+        followup = await result.followup(i, 10)
+        assert followup.visible_to == env.community.mod.id
+        files |= {a.filename: a.data for a in followup.attachments}
+    assert set(files) == {f"{name}.csv" for name in names}
+    assert {"polls", "poll_ballots_anonymous", "policies", "policy_concerns"} <= set(names)
+    assert files["poll_ballots_anonymous.csv"].decode().splitlines() == ["poll_id,answer"]
     header, *rows = files["ideas.csv"].decode().splitlines()
     assert header.startswith("id,number,kind,title") and rows
     assert "Dark mode for the editor" in files["ideas.csv"].decode()
+
+
+async def test_more_sources_than_a_message_holds_continue_in_followups(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cog = env.bot.get_cog("Digests")
+    assert cog is not None
+    monkeypatch.setattr(cog, "attachments_per_message", 4)  # as if 10 were too few
+    result = await env.driver.slash(env.community.mod, "export", format="json")
+    await result.response(5)
+    names = env.bot.services.exports.names
+    messages = [await result.followup(i, 10) for i in range((len(names) + 3) // 4)]
+    assert [len(m.attachments) for m in messages[:-1]] == [4] * (len(messages) - 1)
+    files = [a.filename for m in messages for a in m.attachments]
+    assert files == [f"{name}.json" for name in names]  # each once, in order
+    assert messages[0].content.startswith("📦 Export of")
 
 
 async def test_members_cannot_export(env: Env) -> None:
@@ -195,3 +213,16 @@ async def test_an_export_over_the_limit_stops_early_and_points_to_the_cli(
 
 async def test_no_unhandled_routes(env: Env) -> None:
     assert env.driver.sandbox.unhandled_routes == []
+
+
+async def test_help_shows_digest_and_export_to_moderators_only(env: Env) -> None:
+    c = env.community
+    mod_view = embed_text(await reply_of(await env.driver.slash(c.mod, "help")))
+    for command in ("digest preview", "digest now", "digest schedule", "digest history"):
+        assert f"`/{command}` — " in mod_view
+    line = next(line for line in mod_view.splitlines() if line.startswith("`/export`"))
+    assert "polls and policies" in line and line.endswith("*(moderators)*")
+    member_view = embed_text(
+        await reply_of(await env.driver.slash(await fresh_member(env), "help"))
+    )
+    assert "/digest" not in member_view and "/export" not in member_view

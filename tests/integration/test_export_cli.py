@@ -40,8 +40,8 @@ def seeded(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("COCREATE_DATABASE_PATH", str(path))
     monkeypatch.setenv("COCREATE_DATABASE_BACKUPS_DIR", str(path.parent / "backups"))
 
-    # A feature's anonymous source (as polls will register ballots): its provider yields
-    # member ids, the registry must drop them.
+    # An anonymous source whose provider slips and yields member ids: the registry must
+    # drop them (the real ones are checked in test_digest_sources.py).
     async def ballots(guild_id: int) -> AsyncIterator[dict[str, Any]]:
         for row in BALLOTS:
             yield dict(row)
@@ -51,7 +51,7 @@ def seeded(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Path:
     def with_ballots(*args: Any, **kwargs: Any) -> app.Services:
         services = create(*args, **kwargs)
         services.exports.register(
-            "poll_ballots", ballots, anonymous=True, columns=("poll_id", "member_id", "choice")
+            "slipped_ballots", ballots, anonymous=True, columns=("poll_id", "member_id", "choice")
         )
         return services
 
@@ -65,14 +65,10 @@ def test_csv_export_writes_every_row_with_a_header(
     out = tmp_path / "out"
     assert main(["export", "--guild", str(GUILD), "--format", "csv", "--out", str(out)]) == 0
     files = sorted(p.name for p in out.iterdir())
-    assert files == [
-        "challenge_entries.csv",
-        "challenges.csv",
-        "ideas.csv",
-        "points_ledger.csv",
-        "poll_ballots.csv",
-        "votes.csv",
-    ]
+    assert {"ideas.csv", "points_ledger.csv", "policies.csv", "challenges.csv"} <= set(files)
+    assert {"slipped_ballots.csv", "votes.csv", "polls.csv", "poll_ballots.csv"} <= set(files)
+    assert {"poll_ballots_anonymous.csv", "policy_stances.csv", "policy_concerns.csv"} <= set(files)
+    assert "challenge_entries.csv" in files
 
     def read(name: str) -> tuple[list[str], list[dict[str, str]]]:
         with (out / name).open(newline="", encoding="utf-8") as f:
@@ -88,7 +84,7 @@ def test_csv_export_writes_every_row_with_a_header(
     assert len({(v["idea_id"], v["member_id"]) for v in votes}) == len(votes)
     _, ledger = read("points_ledger.csv")
     assert len(ledger) == LEDGER
-    header, ballots = read("poll_ballots.csv")
+    header, ballots = read("slipped_ballots.csv")
     assert header == ["poll_id", "choice"] and len(ballots) == len(BALLOTS)
     assert "Exported guild 77" in capsys.readouterr().out
 
@@ -101,7 +97,7 @@ def test_json_export_parses_and_anonymous_sources_have_no_member_ids(
     data = {p.stem: json.loads(p.read_bytes()) for p in out.iterdir()}
     assert len(data["ideas"]) == IDEAS and len(data["points_ledger"]) == LEDGER
     assert {row["number"] for row in data["ideas"]} == set(range(1, IDEAS + 1))
-    assert len(data["poll_ballots"]) == len(BALLOTS)
-    for row in data["poll_ballots"]:
+    assert len(data["slipped_ballots"]) == len(BALLOTS)
+    for row in data["slipped_ballots"]:
         assert not MEMBER_COLUMNS & set(row)
     assert all("member_id" in row for row in data["votes"])  # votes are not anonymous

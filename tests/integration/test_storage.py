@@ -538,6 +538,31 @@ async def test_reader_sees_committed_data(plain_db: Database) -> None:
     assert row is not None and row["v"] == 7  # rows are addressable by name
 
 
+async def test_report_connection_reads_beside_the_reader_and_closes_with_it(
+    plain_db: Database, tmp_path: Path
+) -> None:
+    await plain_db.execute("INSERT INTO t (v) VALUES (7)")
+    reader_thread, report_thread = await asyncio.gather(
+        plain_db.read(lambda c: threading.get_ident()),
+        plain_db.report(lambda c: threading.get_ident()),
+    )
+    assert reader_thread != report_thread  # its own connection and thread
+    assert await plain_db.report(lambda c: c.execute("SELECT v FROM t").fetchone()["v"]) == 7
+    await plain_db.execute("INSERT INTO t (v) VALUES (8)")  # committed data, as it comes
+    assert await plain_db.report(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0]) == 2
+    await plain_db.close()
+    with pytest.raises(DatabaseClosed):
+        await plain_db.report(lambda c: None)
+    memory = Database(":memory:")
+    await memory.open()
+    try:  # one in-memory database has one reader: reports run on it
+        assert await memory.report(lambda c: threading.get_ident()) == await memory.read(
+            lambda c: threading.get_ident()
+        )
+    finally:
+        await memory.close()
+
+
 async def test_backup_to_makes_a_consistent_copy_and_never_overwrites(
     db: Database, tmp_path: Path
 ) -> None:

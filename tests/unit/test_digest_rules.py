@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.domain import digest as rules
-from bot.domain.digest_model import IdeaTimes, Period
+from bot.domain.digest_model import IdeaTimes, Period, SpanStats
 from bot.scheduling.digest_cron import next_fire
 from bot.services.digests import ideas_sections
 
@@ -99,6 +99,32 @@ def test_twelve_chart_periods_end_with_the_digests_own() -> None:
     assert all(a.end == b.start for a, b in itertools.pairwise(periods))
 
 
+@pytest.mark.parametrize(
+    ("crontab", "zone"),
+    [
+        ("0 9 * * 1", "UTC"),
+        ("0 9 * * *", "Europe/Berlin"),  # across the March DST change
+        ("0 9 1 * *", "America/New_York"),
+        ("0 9 * * 1-5", "Asia/Tokyo"),  # weekdays: periods of one and three days
+        ("30 8 1,15 * *", "UTC"),  # periods of unequal length
+    ],
+)
+def test_chart_periods_are_the_chain_of_previous_fires(crontab: str, zone: str) -> None:
+    fire = rules.previous_fire(next_fire, crontab, zone, utc(2025, 4, 2, 12))
+    assert fire is not None
+    for period in (
+        rules.period_ending(next_fire, crontab, zone, fire),
+        rules.current_period(next_fire, crontab, zone, utc(2025, 4, 2, 12)),
+    ):
+        expected = [period]
+        while len(expected) < 12:
+            before = rules.previous_fire(next_fire, crontab, zone, expected[0].start)
+            assert before is not None
+            expected.insert(0, Period(before, expected[0].start))
+        assert rules.previous_periods(next_fire, crontab, zone, period, 12) == expected
+        assert rules.previous_periods(next_fire, crontab, zone, period, 1) == [period]
+
+
 def test_missed_runs_post_the_latest_late_and_skip_the_older() -> None:
     missed = rules.missed_runs(
         next_fire, "0 9 * * *", "UTC", utc(2025, 3, 1, 9), utc(2025, 3, 3, 9, 30)
@@ -162,8 +188,8 @@ def test_ideas_sections_from_known_data() -> None:
             ("implemented", None, "t", 1, "Search", 3, 8),
         ],
         "overdue": (1, [(4, "Old idea", 1, "new", 0, "2025-01-01T00:00:00+00:00")]),
-        "times": [(2 * DAY, 4 * DAY, 20 * DAY), (None, None, 20 * DAY)],
-        "year_times": [(2 * DAY, 4 * DAY, 20 * DAY), (None, None, 20 * DAY)] * 50,
+        "stats": SpanStats(2, 1, 2, 2 * DAY, 4 * DAY),
+        "year_stats": SpanStats(100, 50, 100, 2 * DAY, 4 * DAY),
         "year_implemented": 3,
         "credits": {1: [3, 9]},
     }
@@ -176,4 +202,5 @@ def test_ideas_sections_from_known_data() -> None:
     rates = "\n".join(sections["ideas.rates"].lines)
     assert "Implementation rate (12 months): **3.0%**" in rates
     assert "period **50.0%**" in rates
+    assert "Median time to decision: period **4d 0h**, 12 months **4d 0h**" in rates
     assert sections["ideas.shipped"].lines == ("**#1** Search — thanks to <@3>, <@9>",)
