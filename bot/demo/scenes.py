@@ -585,8 +585,9 @@ async def scene_digest(driver: Driver, bot: CocreateBot, c: Community) -> str | 
     message times stayed put: the month so far holds everything the demo did (unless the
     skip crossed into the next month; then it is a quieter digest)."""
     driver.mark_seen()
+    # Everyone else shared an idea a moment ago (the cooldown): the owner posts this one.
     await driver.post(
-        c.general, c.bob, "[idea] Keyboard shortcuts for boards\nMouse-only editing is slow."
+        c.general, c.owner, "[idea] Keyboard shortcuts for boards\nMouse-only editing is slow."
     )
     card = await driver.wait_for_message(c.ideas)
     await driver.wait_for_message(c.general)  # the reply linking the card
