@@ -176,7 +176,9 @@ def history_embed(
 
 def thread_status_text(change: StatusChange) -> str:
     """The one message in the idea's thread: it mentions nobody but the author."""
-    if change.idea.anonymous:  # the author learns it by DM; the thread names nobody
+    # Anonymous: the author learns it by DM; the thread names nobody. A former member has
+    # nobody to address.
+    if change.idea.anonymous or change.idea.author_id == FORMER_MEMBER:
         text = f"This idea is now **{status_label(change.new)}** (was {status_label(change.old)})."
     else:
         text = (
