@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Any, Protocol
 
 from bot.domain.errors import DomainError
+from bot.domain.publishing import Publication
 from bot.errors import InvalidInput
 
 #: More pages than any list has. Page numbers come back in custom_ids, which a member can
@@ -45,3 +47,21 @@ def domain_errors() -> _DomainErrors:
     """Re-raise a DomainError from the rules as the InvalidInput users are shown
     (``with domain_errors(): ...``)."""
     return _DOMAIN_ERRORS
+
+
+class DueTimer(Protocol):
+    """What a feature's timer handler reads of a due row (``bot.scheduling.Timer``)."""
+
+    @property
+    def guild_id(self) -> int: ...
+
+    @property
+    def payload(self) -> dict[str, Any]: ...
+
+
+class TimerRunner(Protocol):
+    """How a service has its publications run at once (``TimerService``)."""
+
+    async def run_written(self, written: Publication) -> bool: ...
+
+    async def wake(self) -> None: ...

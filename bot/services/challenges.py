@@ -27,7 +27,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from bot import faults
 from bot.domain.challenge_model import (
@@ -68,7 +68,7 @@ from bot.domain.publishing import Publication
 from bot.domain.text import clean_block
 from bot.domain.timeparse import parse_when
 from bot.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from bot.services._util import domain_errors
+from bot.services._util import DueTimer, TimerRunner, domain_errors
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.ideas import IdeaService
 from bot.services.points import PointsService
@@ -137,20 +137,6 @@ def window_key(challenge_id: int, window: Window) -> str:
 
 def post_key(challenge_id: int, what: str) -> str:
     return f"challenge:{challenge_id}:post:{what}"
-
-
-class DueTimer(Protocol):
-    @property
-    def guild_id(self) -> int: ...
-
-    @property
-    def payload(self) -> dict[str, Any]: ...
-
-
-class TimerRunner(Protocol):
-    async def run_written(self, written: Publication) -> bool: ...
-
-    async def wake(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from bot import faults
 from bot.domain.errors import DomainError
@@ -68,7 +68,7 @@ from bot.domain.publishing import Publication
 from bot.domain.text import clean_line
 from bot.domain.timeparse import parse_duration, parse_when
 from bot.errors import Conflict, InvalidInput, NotFound, RateLimited
-from bot.services._util import domain_errors
+from bot.services._util import DueTimer, TimerRunner, domain_errors
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.ideas import IdeaService
 from bot.services.points import PointsService
@@ -126,24 +126,6 @@ def date_key(policy_id: int, what: DateKind) -> str:
 
 def points_key(policy_id: int, member_id: int) -> str:
     return f"policy:{policy_id}:points:{member_id}"
-
-
-class DueTimer(Protocol):
-    """What the date and points handlers read of a timer row (``bot.scheduling.Timer``)."""
-
-    @property
-    def guild_id(self) -> int: ...
-
-    @property
-    def payload(self) -> dict[str, Any]: ...
-
-
-class TimerRunner(Protocol):
-    """How the service has its publications run at once (``TimerService``)."""
-
-    async def run_written(self, written: Publication) -> bool: ...
-
-    async def wake(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
