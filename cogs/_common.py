@@ -65,19 +65,25 @@ async def require(interaction: discord.Interaction, level: Access) -> None:
 MODERATOR_PERMISSIONS = discord.Permissions(manage_guild=True)
 
 
-def moderator_only() -> Callable[[T], T]:
-    """Check for moderator commands (Manage Server or a configured moderator role)."""
+def access_only(level: Access) -> Callable[[T], T]:
+    """A command check: the member needs ``level`` (decided on the server at each call)."""
 
     async def predicate(interaction: discord.Interaction) -> bool:
         # discord.py only routes CheckFailure from a check to the tree's error handler.
         try:
-            await require(interaction, Access.MODERATOR)
+            await require(interaction, level)
         except PermissionDenied as exc:
             raise app_commands.CheckFailure(exc.message) from None
         return True
 
-    predicate.cocreate_moderator = True  # type: ignore[attr-defined]  # /help reads it
+    if level is Access.MODERATOR:
+        predicate.cocreate_moderator = True  # type: ignore[attr-defined]  # /help reads it
     return app_commands.check(predicate)
+
+
+def moderator_only() -> Callable[[T], T]:
+    """Check for moderator commands (Manage Server or a configured moderator role)."""
+    return access_only(Access.MODERATOR)
 
 
 async def mod_log(

@@ -22,7 +22,7 @@ from discord.ext import commands
 from bot.client import CocreateBot
 from bot.domain.challenges import STAGE_LABEL, Stage
 from bot.domain.guild_config import Access
-from bot.errors import InvalidInput, PermissionDenied
+from bot.errors import InvalidInput
 from bot.render import challenges as render
 from bot.scheduling.timers import Timer
 from bot.services.challenges import (
@@ -32,7 +32,7 @@ from bot.services.challenges import (
     PUBLISH_POST,
     PUBLISH_STAGE,
 )
-from cogs._common import access, moderator_only, require
+from cogs._common import access, access_only, moderator_only
 from cogs.challenges.publisher import ChallengePublisher
 from cogs.challenges.ui import (
     CreateModal,
@@ -54,15 +54,7 @@ STAGE_CHOICES = [
 
 def judge_only() -> Callable[[T], T]:
     """Check for the judges' command (a role in ``judge_roles``)."""
-
-    async def predicate(interaction: discord.Interaction) -> bool:
-        try:
-            await require(interaction, Access.JUDGE)
-        except PermissionDenied as exc:
-            raise app_commands.CheckFailure(exc.message) from None
-        return True
-
-    return app_commands.check(predicate)
+    return access_only(Access.JUDGE)
 
 
 class Challenges(commands.Cog):

@@ -23,10 +23,10 @@ from discord.ext import commands
 from bot.client import CocreateBot
 from bot.domain.guild_config import Access
 from bot.domain.policy import AFFECTED_MAX, Decision, Outcome
-from bot.errors import InvalidInput, PermissionDenied
+from bot.errors import InvalidInput
 from bot.render import policy as render
 from bot.services.policy import PUBLISH_ANNOUNCE, PUBLISH_POST
-from cogs._common import access, require
+from cogs._common import access, access_only
 from cogs.policy.publisher import PolicyPublisher
 from cogs.policy.ui import (
     FILE_MAX_BYTES,
@@ -58,15 +58,7 @@ OUTCOMES = [
 
 def staff_only() -> Callable[[T], T]:
     """Check for staff commands (Manage Server or a role in ``staff_roles``)."""
-
-    async def predicate(interaction: discord.Interaction) -> bool:
-        try:
-            await require(interaction, Access.STAFF)
-        except PermissionDenied as exc:
-            raise app_commands.CheckFailure(exc.message) from None
-        return True
-
-    return app_commands.check(predicate)
+    return access_only(Access.STAFF)
 
 
 class Policies(commands.Cog):
