@@ -68,7 +68,9 @@ class Services:
             raise
 
     async def close(self) -> None:
-        """Commit what is queued and close the database."""
+        """Stop the webhook sends (their rows resume at the next start), commit what is
+        queued and close the database."""
+        await self.webhooks.close()
         await self.db.close()
 
 

@@ -124,3 +124,16 @@ async def test_a_name_resolving_to_a_private_address_is_refused_when_connecting(
     assert not services.webhooks.allow_localhost
     with pytest.raises(aiohttp.ClientError, match="private address"):
         await services.webhooks._post("https://localhost:9/hook", b"{}", "k", "ping", "0")
+
+
+async def test_closing_the_services_stops_the_webhook_consumer_first(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    built = create_services(settings)
+    await built.start()
+    built.webhooks.notify()  # a commit emitted events just before shutdown
+    await built.close()
+    consuming = built.webhooks._consuming
+    assert consuming is not None and consuming.done()
+    # It never ran against a closed database (that was logged as a failed outbox read).
+    assert not [r for r in caplog.records if r.name == "bot.services.webhooks"]
