@@ -446,9 +446,13 @@ class IdeaService:
     ) -> list[SimilarCandidate]:
         """Up to ``k`` visible ideas that look like ``title``/``body``, best first."""
         index = await self._index(guild_id)
-        matches = await asyncio.to_thread(
-            index.similar, title, body, k=k + 2, exclude_ids=frozenset(exclude)
-        )
+        excluded = frozenset(exclude)
+        # A small index answers faster than a thread hop would (a hop per captured idea).
+        matches = index.similar_now(title, body, k=k + 2, exclude_ids=excluded)
+        if matches is None:
+            matches = await asyncio.to_thread(
+                index.similar, title, body, k=k + 2, exclude_ids=excluded
+            )
         if not matches:
             return []
         # Candidates show number, title, status and support: no tags or contributors.
