@@ -82,6 +82,7 @@ def create_services(settings: Settings, *, clock: Callable[[], datetime] | None 
         db, timers, now, allow_localhost=settings.bot.webhooks_allow_localhost
     )
     ideas.on_events.append(webhooks.notify)
+    ideas.also_apply.append((webhooks.apply_in_unit, webhooks.notify))  # a capture's, in its unit
     privacy.register("webhooks", webhooks.forget)
     timers.register(DELIVER_TIMER, webhooks.deliver)
     exports = ExportService(db)

@@ -95,12 +95,14 @@ class Created:
     publication: Publication
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BallotResult:
     """What one ballot recorded. ``choices`` are option indexes (ranked: best first).
 
     Lean on purpose (built on the vote path, 1,000 at once): the poll's options, not the
-    whole poll, whose ballot count would cost a count per vote."""
+    whole poll, whose ballot count would cost a count per vote. Not frozen: a frozen
+    dataclass sets each field through ``object.__setattr__`` (≈ 1.9 instead of ≈ 0.6 µs
+    a ballot); nothing changes it after the vote returns it."""
 
     poll_id: int
     guild_id: int

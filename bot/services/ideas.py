@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -128,16 +128,23 @@ class IdeaService:
         #: ``on_events``): that one is not woken for the commit, the others still are.
         self.apply_events: Callable[[Tx, int], bool] | None = None
         self.inline_consumer: Callable[[], None] | None = None
+        #: More (apply, consumer) pairs like the above (webhooks: ``apply_in_unit``): each
+        #: consumer whose apply returned True in the unit is not woken for the commit.
+        self.also_apply: list[tuple[Callable[[Tx, int], bool], Callable[[], None]]] = []
         #: Called inside the submit unit after the idea row is inserted, with the unit's
         #: connection, the draft, the new idea's id and the time; raising refuses the
         #: submission (nothing is stored). Challenges attach their ideas here.
         self.on_submit: list[Callable[[Tx, IdeaDraft, int, datetime], None]] = []
 
     # -- helpers ---------------------------------------------------------------------
-    def _emitted(self, applied_inline: bool = False) -> None:
+    def _emitted(
+        self, applied_inline: bool = False, done: Collection[Callable[[], None]] = ()
+    ) -> None:
         for callback in self.on_events:
             if applied_inline and callback == self.inline_consumer:
                 continue  # the commit already holds what this consumer would have done
+            if callback in done:
+                continue  # likewise (see ``also_apply``)
             callback()
 
     async def capture_for(self, guild_id: int) -> CaptureConfig:
@@ -339,12 +346,18 @@ class IdeaService:
             assert idea is not None
             publication = Publication(timer_id, draft.guild_id, PUBLISH_CARD, key, due, payload)
             applied[0] = _apply_in_unit(conn, self.apply_events, draft.guild_id)
+            done[:] = [
+                consumer
+                for apply, consumer in self.also_apply
+                if _apply_in_unit(conn, apply, draft.guild_id)
+            ]
             return Submission(idea, True, publication)
 
         applied = [False]  # the unit's events applied in it: the points consumer sleeps
+        done: list[Callable[[], None]] = []  # ...and these consumers too
         submission = await self._db.write(unit)
         if submission.created:
-            self._emitted(applied_inline=applied[0])
+            self._emitted(applied_inline=applied[0], done=done)
             await self._reindex(submission.idea)
         return submission
 
@@ -433,9 +446,13 @@ class IdeaService:
     ) -> list[SimilarCandidate]:
         """Up to ``k`` visible ideas that look like ``title``/``body``, best first."""
         index = await self._index(guild_id)
-        matches = await asyncio.to_thread(
-            index.similar, title, body, k=k + 2, exclude_ids=frozenset(exclude)
-        )
+        excluded = frozenset(exclude)
+        # A small index answers faster than a thread hop would (a hop per captured idea).
+        matches = index.similar_now(title, body, k=k + 2, exclude_ids=excluded)
+        if matches is None:
+            matches = await asyncio.to_thread(
+                index.similar, title, body, k=k + 2, exclude_ids=excluded
+            )
         if not matches:
             return []
         # Candidates show number, title, status and support: no tags or contributors.

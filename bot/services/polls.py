@@ -307,11 +307,12 @@ class PollService:
         role = static.eligible_role_id
         # The participation award is decided here and paid in the ballot's own unit, if
         # the ballot turns out to be the member's first: one commit for both.
-        award = (
-            None
-            if self._points is None
-            else await self._points.plan_participation(guild_id, member_id, poll_id)
-        )
+        points = self._points
+        award = None
+        if points is not None:
+            known, award = points.plan_participation_now(guild_id, member_id, poll_id)
+            if not known:
+                award = await points.plan_participation(guild_id, member_id, poll_id)
         request = _BallotRequest(
             poll_id,
             guild_id,

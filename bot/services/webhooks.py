@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 CONSUMER = "webhooks"
 DELIVER_TIMER = "webhooks.deliver"
 BATCH = 200
+#: Events a capture's own unit looks at before leaving them to the consumer.
+INLINE_MAX = 8
 TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5)
 USER_AGENT = "Cocreate-Webhooks/1"
 #: Outbox events → the webhook event they are delivered as.
@@ -237,6 +239,32 @@ class WebhookService:
                 self._spawn(self._timers.run_now(DELIVER_TIMER, key))
             if not more:
                 return total
+
+    def apply_in_unit(self, tx: Tx, guild_id: int) -> bool:
+        """Inside the unit of a use case that just emitted events (a capture): when no
+        enabled webhook subscribes to the few events after the cursor (most servers have
+        none), move the cursor past them in that same commit, so the consumer does not
+        commit a unit of its own (and cost a hop to the database thread) for nothing.
+        Returns whether it was done; else the caller wakes the consumer, which records
+        the deliveries. ``guild_id`` is the caller's; the events' own guilds are checked."""
+        cursor = outbox_repo.get_cursor(tx, CONSUMER)
+        pending = outbox_repo.events_after(tx, cursor, INLINE_MAX + 1)
+        if not pending:
+            return True
+        if len(pending) > INLINE_MAX:
+            return False
+        hooks = repo.enabled_webhooks(tx, {e.guild_id for e in pending})
+        for event in pending:
+            name = _EVENTS.get(event.kind)
+            if name is None or event.subject_id is None:
+                continue
+            if any(
+                h.guild_id == event.guild_id and name in h.events and event.id > h.since_event
+                for h in hooks
+            ):
+                return False
+        outbox_repo.set_cursor(tx, CONSUMER, pending[-1].id)
+        return True
 
     def _consume_unit(self, conn: Tx) -> tuple[list[str], bool]:
         cursor = outbox_repo.get_cursor(conn, CONSUMER)

@@ -78,6 +78,38 @@ async def test_one_delivery_per_event_per_webhook_and_no_history(services: Servi
     assert pending == 3  # each retried until sent
 
 
+async def test_a_capture_moves_the_cursor_in_its_own_unit_only_when_no_webhook_wants_it(
+    services: Services,
+) -> None:
+    from bot.services import webhooks as webhooks_module
+    from bot.storage import points as outbox_repo
+
+    def cursor() -> object:
+        return services.db.read(lambda c: outbox_repo.get_cursor(c, webhooks_module.CONSUMER))
+
+    woken: list[str] = []
+    services.webhooks.notify = lambda: woken.append("webhooks")  # type: ignore[method-assign]
+    services.ideas.on_events[:] = [services.webhooks.notify]
+    services.ideas.also_apply[:] = [(services.webhooks.apply_in_unit, services.webhooks.notify)]
+    ideas = services.ideas
+    first = await ideas.submit(IdeaDraft(GUILD, AUTHOR, "Nobody listens yet", ""), check_rate=False)
+    last_event = await services.db.fetchval("SELECT max(id) FROM outbox")
+    assert await cursor() == last_event  # moved in the capture's unit...
+    assert woken == []  # ...so the consumer was not woken for nothing
+    hook = await _hook(services, ("idea.created",))
+    second = await ideas.submit(
+        IdeaDraft(GUILD, AUTHOR, "Someone listens now", ""), check_rate=False
+    )
+    assert woken == ["webhooks"]  # a subscribed event is the consumer's to deliver
+    assert await cursor() == last_event
+    await services.webhooks.consume()
+    rows = await _deliveries(services)
+    assert [(w, e, p["idea"]["number"]) for w, e, p in rows] == [
+        (hook, "idea.created", second.idea.number)
+    ]
+    assert first.idea.number != second.idea.number
+
+
 async def test_hidden_ideas_are_not_news_and_forget_me_scrubs_bodies(services: Services) -> None:
     ideas, hooks = services.ideas, services.webhooks
     await _hook(services, ("idea.created", "idea.status_changed"))

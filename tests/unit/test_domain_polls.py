@@ -102,12 +102,16 @@ def test_ballots_follow_the_mode() -> None:
     assert check_ballot(PollMode.SINGLE, 3, 1, [2]) == (2,)
     assert check_ballot(PollMode.MULTI, 4, 2, [3, 0]) == (0, 3)
     assert check_ballot(PollMode.RANKED, 4, 1, [3, 0, 2]) == (3, 0, 2)  # order kept
+    assert check_ballot(PollMode.MULTI, 4, 2, [3]) == (3,)
+    assert check_ballot(PollMode.RANKED, 4, 1, [0]) == (0,)
     for mode, picks, bad in [
         (PollMode.SINGLE, 1, [0, 1]),
         (PollMode.MULTI, 2, [0, 1, 2]),
         (PollMode.RANKED, 1, [1, 1]),
         (PollMode.SINGLE, 1, []),
         (PollMode.SINGLE, 1, [5]),
+        (PollMode.MULTI, 2, [-1]),  # one pick takes a shorter path: same rules
+        (PollMode.RANKED, 1, [4]),
     ]:
         with pytest.raises(DomainError):
             check_ballot(mode, 4, picks, bad)

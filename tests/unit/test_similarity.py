@@ -294,3 +294,31 @@ def test_ideas_added_later_are_indexed_in_order_by_the_next_call() -> None:
         index.add_later(n, f"Idea number {n}")
     assert len(index._later) < LATER_MAX
     assert len(index) == 3 + 3 * LATER_MAX
+
+
+def test_similar_now_answers_like_similar_only_when_cheap_and_never_waits() -> None:
+
+    index = SimilarityIndex()
+    index.add(1, "Dark mode for the mobile app")
+    index.add(2, "Export reports as PDF")
+    index.add_later(3, "Dark theme in the app")
+    expected = index.similar("Dark mode please", k=3)
+    assert expected  # something to compare
+    assert index.similar_now("Dark mode please", k=3) == expected
+    assert index.similar_now("Dark mode please", k=3, max_ideas=2) is None  # too large
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with index._lock:
+            held.set()
+            release.wait(5)
+
+    other = threading.Thread(target=hold)
+    other.start()
+    try:
+        held.wait(5)
+        assert index.similar_now("Dark mode please", k=3) is None  # busy: not waited for
+    finally:
+        release.set()
+        other.join()
+    assert index.similar_now("Dark mode please", k=3) == expected

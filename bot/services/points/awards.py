@@ -225,6 +225,25 @@ class DirectAwards:
             reason=f"took part in poll #{poll_id}",
         )
 
+    def plan_participation_now(
+        self, guild_id: int, member_id: int, poll_id: int
+    ) -> tuple[bool, PlannedAward | None]:
+        """:meth:`plan_participation` without awaiting, when the guild's rules are built
+        already: (True, the award or None), else (False, None) and the caller awaits."""
+        rules = self._pipeline.known_rules(guild_id)
+        if rules is None:
+            return False, None
+        return True, self._pipeline.plan_with(
+            rules,
+            guild_id,
+            member_id,
+            AwardKind.PARTICIPATION,
+            key=f"participation:{poll_id}:{member_id}",
+            source_kind="poll",
+            source_id=poll_id,
+            reason=f"took part in poll #{poll_id}",
+        )
+
     async def award_policy_feedback(
         self, guild_id: int, member_id: int, policy_id: int
     ) -> AwardResult:

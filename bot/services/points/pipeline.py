@@ -126,6 +126,39 @@ class AwardPipeline:
         :meth:`pay_planned` inside the caller's write unit; None when it would be skipped
         (no points for ``kind``, or an actor awarding themselves)."""
         rules = self._rules.known(guild_id) or await self._rules.get(guild_id)
+        return self.plan_with(
+            rules,
+            guild_id,
+            member_id,
+            kind,
+            key=key,
+            source_kind=source_kind,
+            source_id=source_id,
+            reason=reason,
+            actor_id=actor_id,
+            points=points,
+        )
+
+    def known_rules(self, guild_id: int) -> PointsRules | None:
+        """The guild's rules if built for its current settings (None: :meth:`plan`)."""
+        return self._rules.known(guild_id)
+
+    @staticmethod
+    def plan_with(
+        rules: PointsRules,
+        guild_id: int,
+        member_id: int,
+        kind: AwardKind,
+        *,
+        key: str,
+        source_kind: str,
+        source_id: int | None,
+        reason: str,
+        actor_id: int | None = None,
+        points: int | None = None,
+    ) -> PlannedAward | None:
+        """:meth:`plan` with the guild's ``rules`` in hand: no await, for paths that run
+        thousands of times a second (a burst of ballots)."""
         delta = rules.value(kind) if points is None else points
         if delta == 0 or member_id == actor_id or not member_id:
             return None

@@ -139,6 +139,13 @@ class PointsService:
         :meth:`pay_planned` in the caller's own write unit (None: nothing to pay)."""
         return await self._awards.plan_participation(guild_id, member_id, poll_id)
 
+    def plan_participation_now(
+        self, guild_id: int, member_id: int, poll_id: int
+    ) -> tuple[bool, PlannedAward | None]:
+        """:meth:`plan_participation` without an await when the guild's rules are cached:
+        (True, award or None); (False, None) means await :meth:`plan_participation`."""
+        return self._awards.plan_participation_now(guild_id, member_id, poll_id)
+
     def apply_in_unit(self, tx: Tx, guild_id: int) -> bool:
         """Apply the outbox's new events inside the caller's unit when that is cheap and
         safe; False: wake the consumer as usual (see ``OutboxProjector.apply_in_unit``)."""
