@@ -61,8 +61,7 @@ def create_services(settings: Settings, *, clock: Callable[[], datetime] | None 
     points = PointsService(db, guild_settings, now)
     privacy.register("points", points.forget)
     ideas.on_events.append(points.notify)  # the consumer wakes after each idea commit
-    ideas.apply_events = points.apply_in_unit  # ...unless a capture applied its own
-    ideas.inline_consumer = points.notify
+    ideas.also_apply.append((points.apply_in_unit, points.notify))  # ...or in a capture's unit
     guild_settings.on_change.append(ideas.settings_changed)
     polls = PollService(db, guild_settings, now, points)
     privacy.register("polls", polls.forget)

@@ -123,13 +123,10 @@ class IdeaService:
         self._rules: dict[int, _SubmitRules] = {}
         #: Called after each commit that emitted outbox events (points wakes up on it).
         self.on_events: list[Callable[[], None]] = []
-        #: Applies a capture's outbox events inside its own unit when it can (points:
-        #: ``apply_in_unit``), standing in for the consumer ``inline_consumer`` (one of
-        #: ``on_events``): that one is not woken for the commit, the others still are.
-        self.apply_events: Callable[[Tx, int], bool] | None = None
-        self.inline_consumer: Callable[[], None] | None = None
-        #: More (apply, consumer) pairs like the above (webhooks: ``apply_in_unit``): each
-        #: consumer whose apply returned True in the unit is not woken for the commit.
+        #: Consumers of the outbox that can apply a capture's events inside its own unit
+        #: (points and webhooks: ``apply_in_unit``), each paired with its wake-up (one of
+        #: ``on_events``): a consumer whose apply returned True in the unit is not woken for
+        #: that commit (it holds what the consumer would have done); the others still are.
         self.also_apply: list[tuple[Callable[[Tx, int], bool], Callable[[], None]]] = []
         #: Called inside the submit unit after the idea row is inserted, with the unit's
         #: connection, the draft, the new idea's id and the time; raising refuses the
@@ -137,15 +134,10 @@ class IdeaService:
         self.on_submit: list[Callable[[Tx, IdeaDraft, int, datetime], None]] = []
 
     # -- helpers ---------------------------------------------------------------------
-    def _emitted(
-        self, applied_inline: bool = False, done: Collection[Callable[[], None]] = ()
-    ) -> None:
+    def _emitted(self, done: Collection[Callable[[], None]] = ()) -> None:
         for callback in self.on_events:
-            if applied_inline and callback == self.inline_consumer:
-                continue  # the commit already holds what this consumer would have done
-            if callback in done:
-                continue  # likewise (see ``also_apply``)
-            callback()
+            if callback not in done:  # see ``also_apply``
+                callback()
 
     async def capture_for(self, guild_id: int) -> CaptureConfig:
         """The compiled capture configuration of a guild (cached per tag list)."""
@@ -345,7 +337,6 @@ class IdeaService:
             idea = repo.get_by_id(conn, idea_id, details=bool(draft.tags or draft.contributors))
             assert idea is not None
             publication = Publication(timer_id, draft.guild_id, PUBLISH_CARD, key, due, payload)
-            applied[0] = _apply_in_unit(conn, self.apply_events, draft.guild_id)
             done[:] = [
                 consumer
                 for apply, consumer in self.also_apply
@@ -353,11 +344,10 @@ class IdeaService:
             ]
             return Submission(idea, True, publication)
 
-        applied = [False]  # the unit's events applied in it: the points consumer sleeps
-        done: list[Callable[[], None]] = []  # ...and these consumers too
+        done: list[Callable[[], None]] = []  # consumers whose work the unit did itself
         submission = await self._db.write(unit)
         if submission.created:
-            self._emitted(applied_inline=applied[0], done=done)
+            self._emitted(done=done)
             await self._reindex(submission.idea)
         return submission
 
@@ -1398,13 +1388,11 @@ def similar_from_payload(items: Iterable[dict[str, Any]]) -> list[SimilarCandida
     ]
 
 
-def _apply_in_unit(conn: Tx, apply: Callable[[Tx, int], bool] | None, guild_id: int) -> bool:
+def _apply_in_unit(conn: Tx, apply: Callable[[Tx, int], bool], guild_id: int) -> bool:
     """Run ``apply`` as a nested unit of ``conn``'s: if it fails, what it wrote is undone,
     the capture stands and its events are left to their consumer."""
-    if apply is None:
-        return False
     try:
-        with savepoint(conn, "apply_events"):
+        with savepoint(conn, "apply_in_unit"):
             return apply(conn, guild_id)
     except Exception:
         log.exception("Applying a capture's events in its unit failed; the consumer will")
