@@ -17,6 +17,7 @@ from bot.domain.challenge_model import (
     Scorecard,
 )
 from bot.domain.challenges import Criterion, Phase, Stage
+from bot.domain.idea_model import ANONYMOUS_AUTHOR
 from bot.storage.common import fits_integer, from_iso
 from bot.storage.ideas import NOT_PUBLIC
 
@@ -369,7 +370,10 @@ def export_challenges(conn: sqlite3.Connection, guild_id: int) -> list[dict[str,
 
 def export_entries(conn: sqlite3.Connection, guild_id: int) -> list[dict[str, Any]]:
     rows = conn.execute(
-        "SELECT c.number AS challenge, i.number AS idea, i.title, i.author_id, e.stage, "
+        # An anonymous idea's author is not exported (moderators use the audited /idea show).
+        "SELECT c.number AS challenge, i.number AS idea, i.title, "
+        f"CASE WHEN i.anonymous = 1 THEN {ANONYMOUS_AUTHOR} ELSE i.author_id END AS author_id, "
+        "e.stage, "
         "e.wildcard, i.support, i.oppose, e.created_at, c.id AS challenge_id, e.idea_id, "
         "c.phase FROM challenge_entries e JOIN challenges c ON c.id = e.challenge_id "
         "JOIN ideas i ON i.id = e.idea_id WHERE e.guild_id = ? ORDER BY c.number, i.number",
