@@ -16,7 +16,7 @@ from bot.domain.idea_model import (
     SimilarCandidate,
     StatusChange,
 )
-from bot.domain.ideas import IdeaStatus
+from bot.domain.ideas import IdeaStatus, is_public
 
 STATUS_STYLE: dict[IdeaStatus, tuple[str, str, discord.Colour]] = {
     IdeaStatus.NEW: ("🆕", "New", discord.Colour.blurple()),
@@ -243,6 +243,23 @@ def submitted_note(idea: Idea) -> str:
     if idea.anonymous:
         text += "\nIts card says “a member”; `/idea reveal` puts your name on it later."
     return text
+
+
+def already_captured_text(idea: Idea, viewer_id: int, *, moderator: bool) -> str:
+    """The answer to "Capture as idea" on a message that already is an idea. An idea that
+    is not public (held for review, rejected, hidden) is named only to moderators and its
+    author: to anyone else its number would reveal what the queue keeps private."""
+    if is_public(idea.status):
+        return f"That message is already idea #{idea.number}. {idea.card_url or ''}".strip()
+    if moderator:
+        state = idea.status.value.replace("_", " ")
+        return f"That message is already idea #{idea.number} ({state}, not public)."
+    if idea.author_id == viewer_id and idea.status is IdeaStatus.PENDING_REVIEW:
+        return (
+            f"🕓 That message is already your idea #{idea.number}; it is waiting for a "
+            "moderator's review."
+        )
+    return "That message has already been captured; it cannot be captured again."
 
 
 def held_note(idea: Idea) -> str:

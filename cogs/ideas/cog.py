@@ -479,8 +479,9 @@ class Ideas(commands.Cog):
             raise InvalidInput("Messages from bots cannot become ideas.")
         existing = await self.services.ideas.by_source(interaction.guild_id, message.id)
         if existing is not None:
+            moderator = Access.MODERATOR in await access(interaction)
             raise InvalidInput(
-                f"That message is already idea #{existing.number}. {existing.card_url or ''}"
+                render.already_captured_text(existing, interaction.user.id, moderator=moderator)
             )
         # Read as its edits will be (on_raw_message_edit): the same service call.
         names = {c.id: c.name for c in message.channel_mentions}
