@@ -445,6 +445,9 @@ class Ideas(commands.Cog):
             parsed = await self.services.ideas.parse_forum_post(
                 guild_id, thread.name, starter.content, [t.name for t in thread.applied_tags]
             )
+            # The post's first picture is the card's, as a tagged message's is.
+            source = self.first_image(starter) if starter.attachments else None
+            image = None if source is None else await self.read_image(thread.guild, source)
             draft = IdeaDraft(
                 guild_id=guild_id,
                 author_id=starter.author.id,
@@ -457,6 +460,7 @@ class Ideas(commands.Cog):
                 source_message_id=starter.id,
                 thread_id=thread.id,
                 posted_at=starter.created_at,
+                image=image,
                 joined_at=getattr(starter.author, "joined_at", None),
             )
             return await self.publisher.submit_and_publish(draft)
