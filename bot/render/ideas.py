@@ -7,8 +7,10 @@ from datetime import datetime
 
 import discord
 
+from bot.domain.challenges import STAGE_LABEL, Stage
 from bot.domain.idea_model import (
     FORMER_MEMBER,
+    ChallengeTag,
     Idea,
     IdeaEvent,
     IdeaPage,
@@ -95,6 +97,8 @@ def idea_card(
     embed.add_field(name="By", value=clip(credit, 1024))
     if idea.tags:
         embed.add_field(name="Tags", value=clip(", ".join(f"`{t}`" for t in idea.tags), 1024))
+    if idea.challenge is not None:
+        embed.add_field(name="Challenge", value=challenge_line(idea.challenge), inline=False)
     if similar:
         embed.add_field(name="Similar ideas", value=similar_lines(similar), inline=False)
     if idea.flag:
@@ -104,6 +108,15 @@ def idea_card(
     embed.set_footer(text="Vote with the buttons · discuss in the thread")
     embed.timestamp = idea.created_at
     return embed
+
+
+def challenge_line(tag: ChallengeTag) -> str:
+    """ "🏁 #2 · Onboarding in a week — 📋 Shortlisted": the challenge an idea answers."""
+    try:
+        stage = STAGE_LABEL[Stage(tag.stage)]
+    except ValueError:
+        stage = tag.stage
+    return clip(f"🏁 #{tag.number} · {tag.title} — {stage}", 1024)
 
 
 def similar_lines(similar: Sequence[SimilarCandidate]) -> str:

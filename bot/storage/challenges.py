@@ -256,6 +256,9 @@ def set_stage(
         "WHERE idea_id = ?",
         (stage.value, int(wildcard), now, idea_id),
     )
+    # The idea's card shows its stage: a new version of it, edited by the stage's
+    # publication (and corrected at the next start if that edit is lost).
+    conn.execute("UPDATE ideas SET card_version = card_version + 1 WHERE id = ?", (idea_id,))
 
 
 # -- scores --------------------------------------------------------------------------------

@@ -789,7 +789,11 @@ class Ideas(commands.Cog):
             )
 
     @group.command(name="list", description="Browse ideas")
-    @app_commands.describe(sort="top, new, trending or wilson", author="Only this member's ideas")
+    @app_commands.describe(
+        sort="top, new, trending or wilson",
+        author="Only this member's ideas",
+        challenge="Only the ideas answering this challenge (its number)",
+    )
     @app_commands.choices(status=STATUS_CHOICES, sort=SORT_CHOICES)
     async def list_(
         self,
@@ -799,10 +803,12 @@ class Ideas(commands.Cog):
         tag: str | None = None,
         author: discord.Member | None = None,
         sort: str = "top",
+        challenge: app_commands.Range[int, 1] | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True)
         state = "|".join(
             [status or "", kind or "", tag or "", str(author.id) if author else "", sort]
+            + ([str(challenge)] if challenge else [])
         )
         embed, view = await self.page(interaction, "list", 1, state)
         await interaction.followup.send(
@@ -844,8 +850,9 @@ class Ideas(commands.Cog):
             )
             title = "Your ideas"
         else:
-            status, kind, tag, author, sort = (state.split("|") + [""] * 5)[:5]
+            status, kind, tag, author, sort, challenge = (state.split("|") + [""] * 6)[:6]
             filters = ListFilters(
+                challenge=int(challenge) if challenge.isdigit() else None,
                 status=IdeaStatus(status) if status else None,
                 kind=kind or None,
                 tag=tag or None,
@@ -861,6 +868,8 @@ class Ideas(commands.Cog):
             title = f"Ideas · {order.value}" + (
                 f" · {render.status_label(status)}" if status else ""
             )
+            if filters.challenge is not None:
+                title += f" · challenge #{filters.challenge}"
         embed = render.page_embed(title, page, empty="No ideas match.")
         return embed, _pager(view, page, state)
 
