@@ -7,7 +7,10 @@ own cursor and, in one unit, records a delivery row per subscribed webhook, a ti
 delivery per webhook, never two. The timer is run at once; a failed attempt (a network
 error, a 5xx, anything but 2xx) is retried with the timers' backoff, and a webhook whose
 attempts keep failing (:data:`~bot.domain.webhooks.FAILURE_LIMIT` in a row) is disabled,
-with a moderator-log note. Receivers tell retries apart by ``X-Cocreate-Delivery``.
+with a moderator-log note: a publication (a :data:`DISABLED_NOTE` timer row written in the
+unit that disables it, posted by the webhooks cog and retried until done), so a crash or a
+Discord outage at that moment does not lose it. Receivers tell retries apart by
+``X-Cocreate-Delivery``.
 
 The HTTP client refuses redirects and resolves every host through a guard that refuses
 private addresses at connection time, so a name re-pointed after it was checked (DNS
@@ -52,6 +55,9 @@ log = logging.getLogger(__name__)
 
 CONSUMER = "webhooks"
 DELIVER_TIMER = "webhooks.deliver"
+#: The moderator-log note of a webhook disabled after repeated failures (a publication:
+#: payload ``webhook_id``, ``url``, ``error``; key ``disabled:<webhook id>``).
+DISABLED_NOTE = "webhooks.disabled_note"
 BATCH = 200
 TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5)
 USER_AGENT = "Cocreate-Webhooks/1"
@@ -118,9 +124,6 @@ class WebhookService:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._consuming: asyncio.Task[None] | None = None
         self._again = False
-        #: Called when a webhook is disabled after repeated failures (the cog posts the
-        #: moderator-log note; the durable record is the mod_actions row).
-        self.on_disabled: list[Callable[[Webhook, str], Awaitable[None]]] = []
 
     # -- managing ----------------------------------------------------------------------
     async def add(
@@ -301,6 +304,8 @@ class WebhookService:
             ok_status = status
             return lambda c: repo.delivered(c, delivery.id, hook.id, ok_status)
 
+        note_key = f"disabled:{hook.id}"
+
         def failed(conn: Tx) -> bool:
             disabled = repo.attempt_failed(
                 conn, delivery.id, hook.id, status, error, rules.FAILURE_LIMIT
@@ -314,14 +319,19 @@ class WebhookService:
                     str(hook.id),
                     f"{rules.FAILURE_LIMIT} failed attempts in a row; last: {error}",
                 )
+                # The moderators' note is recorded with the change and published from it.
+                timers_repo.upsert_timer(
+                    conn,
+                    hook.guild_id,
+                    DISABLED_NOTE,
+                    note_key,
+                    to_iso(self._clock()),
+                    {"webhook_id": hook.id, "url": hook.url, "error": error},
+                )
             return disabled
 
         if await self._db.write(failed):
-            for callback in self.on_disabled:
-                try:
-                    await callback(hook, error)
-                except Exception:
-                    log.exception("Telling moderators about disabled webhook %s failed", hook.id)
+            await self._timers.run_now(DISABLED_NOTE, note_key)
             return None
         raise DeliveryFailed(f"webhook {hook.id} delivery {delivery.id}: {error}")
 

@@ -214,6 +214,61 @@ async def test_repeated_failures_disable_the_webhook_with_a_mod_log_note(
     assert len(receiver.requests) == FAILURE_LIMIT
 
 
+async def test_the_disabled_note_is_retried_until_the_mod_log_shows_it_once(
+    env: Env, receiver: Receiver
+) -> None:
+    """The note is recorded with the change that disables the webhook: a Discord error
+    when posting it is retried (once shown, never again)."""
+    c, d = env.community, env.driver
+    for view in await env.bot.services.webhooks.overview(c.guild.id):
+        await env.bot.services.webhooks.remove(c.guild.id, view.webhook.id, c.mod.id)
+    hook_id, _ = await _add(env, receiver.url + "/flaky", events="created")
+    # The moderator's own mod-log entry is posted after the answer: wait for it.
+    await d.wait_for_message(
+        c.modlog,
+        predicate=lambda m: f"#{hook_id} " in str(m.embeds) and "webhook.add" in str(m.embeds),
+    )
+    receiver.requests.clear()
+    receiver.statuses.extend([503] * FAILURE_LIMIT)
+    await publish(env, await fresh_member(env, "Unheard"), "Another unheard idea")
+    await receiver.wait_for("idea.created")
+    await env.bot.services.webhooks.settle()
+    for n in range(2, FAILURE_LIMIT):
+        CLOCK.advance(timedelta(hours=1))
+        await env.bot.services.timers.run_due()
+        await receiver.wait_for("idea.created", n)
+
+    def notes() -> list[object]:
+        return [
+            m
+            for m in d.messages_in(c.modlog)
+            if m.embeds and f"Webhook #{hook_id} (" in str(m.embeds[0].get("description"))
+        ]
+
+    # Discord fails the note when the last attempt disables the webhook.
+    outage = d.sandbox.faults.fail("POST", "/channels/{channel_id}/messages", 503, times=1)
+    CLOCK.advance(timedelta(hours=1))
+    await env.bot.services.timers.run_due()
+    await receiver.wait_for("idea.created", FAILURE_LIMIT)
+    assert outage.hits == 1 and notes() == []
+    (view,) = await env.bot.services.webhooks.overview(c.guild.id)
+    assert view.webhook.disabled_at is not None
+    pending = await env.bot.services.db.fetchval(
+        "SELECT count(*) FROM timers WHERE kind = 'webhooks.disabled_note' AND key = ? "
+        "AND done_at IS NULL",
+        (f"disabled:{hook_id}",),
+    )
+    assert pending == 1
+
+    # The retry posts it; later runs do not post it again.
+    CLOCK.advance(timedelta(hours=1))
+    await env.bot.services.timers.run_due()
+    await d.wait_for_message(c.modlog, predicate=lambda m: bool(notes()))
+    CLOCK.advance(timedelta(hours=1))
+    await env.bot.services.timers.run_due()
+    assert len(notes()) == 1
+
+
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
