@@ -15,6 +15,16 @@ Discord outage at that moment does not lose it. Receivers tell retries apart by
 The HTTP client refuses redirects and resolves every host through a guard that refuses
 private addresses at connection time, so a name re-pointed after it was checked (DNS
 rebinding) cannot reach the bot's own network either.
+
+An ``idea.created`` payload carries the card's URL (``idea.url``). The outbox event is
+committed with the idea, before its card exists, and Discord has no link to a message not
+yet posted (a source message's link would not exist for ideas from the form), so such a
+delivery is recorded at once but *waits for the card*: its timer row is due
+:data:`CARD_WAIT` later and names the idea (``card_of``). When the idea's card publication
+is done (:meth:`TimerService.after`), the URL is written into the stored body and the
+delivery is sent at once; a delivery whose wake-up was lost (a restart) reads the card when
+its row falls due, and is sent without a URL only if the card still is not posted then
+(Discord down for that long). Retries send the stored body unchanged.
 """
 
 from __future__ import annotations
@@ -27,7 +37,7 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -42,6 +52,7 @@ from bot.domain.ideas import HELD_STATUSES, IdeaStatus
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.scheduling.timers import FinishUnit, Timer, TimerService
 from bot.services._util import domain_errors
+from bot.services.ideas import PUBLISH_CARD
 from bot.storage import Tx, common
 from bot.storage import ideas as ideas_repo
 from bot.storage import points as outbox_repo
@@ -55,6 +66,9 @@ log = logging.getLogger(__name__)
 
 CONSUMER = "webhooks"
 DELIVER_TIMER = "webhooks.deliver"
+#: How long an ``idea.created`` delivery waits for the idea's card before it is sent
+#: without its URL (a safety net: the card's publication sends it as soon as it is done).
+CARD_WAIT = timedelta(minutes=5)
 #: The moderator-log note of a webhook disabled after repeated failures (a publication:
 #: payload ``webhook_id``, ``url``, ``error``; key ``disabled:<webhook id>``).
 DISABLED_NOTE = "webhooks.disabled_note"
@@ -124,6 +138,9 @@ class WebhookService:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._consuming: asyncio.Task[None] | None = None
         self._again = False
+        #: Ideas whose ``idea.created`` deliveries wait here for their card.
+        self._waiting: set[int] = set()
+        timers.after(PUBLISH_CARD, self._card_done)
 
     # -- managing ----------------------------------------------------------------------
     async def add(
@@ -234,21 +251,28 @@ class WebhookService:
         deliveries were recorded. Each is sent at once and retried until done."""
         total = 0
         while True:
-            keys, more = await self._db.write(self._consume_unit)
-            total += len(keys)
+            keys, waiting, more = await self._db.write(self._consume_unit)
+            total += len(keys) + len(waiting)
             for key in keys:
                 self._spawn(self._timers.run_now(DELIVER_TIMER, key))
+            if waiting:
+                self._waiting.update(waiting)
+                await self._timers.wake()  # the safety net's due time
+                for idea_id in waiting:  # its card may have been posted meanwhile
+                    self._spawn(self.card_posted(idea_id))
             if not more:
                 return total
 
-    def _consume_unit(self, conn: Tx) -> tuple[list[str], bool]:
+    def _consume_unit(self, conn: Tx) -> tuple[list[str], set[int], bool]:
         cursor = outbox_repo.get_cursor(conn, CONSUMER)
         batch = outbox_repo.events_after(conn, cursor, BATCH)
         if not batch:
-            return [], False
+            return [], set(), False
         hooks = repo.enabled_webhooks(conn, {e.guild_id for e in batch})
         keys: list[str] = []
-        now = to_iso(self._clock())
+        waiting: set[int] = set()
+        moment = self._clock()
+        now, later = to_iso(moment), to_iso(moment + CARD_WAIT)
         for event in batch:
             name = _EVENTS.get(event.kind)
             subscribed = [
@@ -262,15 +286,60 @@ class WebhookService:
             if payload is None:
                 continue
             body = orjson.dumps(payload)
+            # A new idea's card is posted after this event is committed: wait for it.
+            awaits_card = name == "idea.created" and payload["idea"]["url"] is None
             for hook in subscribed:
                 delivery_id = repo.insert_delivery(conn, hook.id, event.guild_id, name, body)
                 key = f"delivery:{delivery_id}"
+                timer: dict[str, Any] = {"delivery_id": delivery_id}
+                if awaits_card:
+                    timer["card_of"] = event.subject_id
+                    waiting.add(event.subject_id)
                 timers_repo.upsert_timer(
-                    conn, event.guild_id, DELIVER_TIMER, key, now, {"delivery_id": delivery_id}
+                    conn, event.guild_id, DELIVER_TIMER, key, later if awaits_card else now, timer
                 )
-                keys.append(key)
+                if not awaits_card:
+                    keys.append(key)
         outbox_repo.set_cursor(conn, CONSUMER, batch[-1].id)
-        return keys, len(batch) == BATCH
+        return keys, waiting, len(batch) == BATCH
+
+    def _card_done(self, timer: Timer) -> None:
+        """After an idea's card publication is done: send what waited for the card."""
+        idea_id = int(timer.payload.get("idea_id") or 0)
+        if idea_id in self._waiting:
+            self._spawn(self.card_posted(idea_id))
+
+    async def card_posted(self, idea_id: int) -> int:
+        """Send the ``idea.created`` deliveries waiting for the idea's card, now with its
+        URL; returns how many. Nothing while the card is not posted (they keep waiting)."""
+        now = to_iso(self._clock())
+
+        def unit(conn: Tx) -> list[str]:
+            idea = ideas_repo.get_by_id(conn, idea_id, details=False)
+            url = idea.card_url if idea is not None else None
+            if url is None:
+                return []
+            keys = []
+            for row in repo.waiting_for_card(conn, DELIVER_TIMER, idea_id):
+                delivery_id = int(orjson.loads(row["payload"])["delivery_id"])
+                _with_card_url(conn, delivery_id, url)
+                timers_repo.upsert_timer(
+                    conn,
+                    row["guild_id"],
+                    DELIVER_TIMER,
+                    row["key"],
+                    now,
+                    {"delivery_id": delivery_id},
+                )
+                keys.append(str(row["key"]))
+            return keys
+
+        keys = await self._db.write(unit)
+        if keys:
+            self._waiting.discard(idea_id)
+        for key in keys:
+            self._spawn(self._timers.run_now(DELIVER_TIMER, key))
+        return len(keys)
 
     def _spawn(self, work: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(work)
@@ -282,13 +351,22 @@ class WebhookService:
         """Send one delivery (the :data:`DELIVER_TIMER` handler). Raises DeliveryFailed to
         be retried with backoff, unless the failure disabled the webhook."""
         delivery_id = int(timer.payload["delivery_id"])
+        card_of = timer.payload.get("card_of")
 
         def read(conn: Tx) -> tuple[Delivery | None, Webhook | None]:
+            if card_of is not None:  # its wait is over: the card's URL, if posted by now
+                idea = ideas_repo.get_by_id(conn, int(card_of), details=False)
+                if idea is not None and idea.card_url is not None:
+                    _with_card_url(conn, delivery_id, idea.card_url)
             delivery = repo.get_delivery(conn, delivery_id)
             hook = repo.get_webhook(conn, delivery.webhook_id) if delivery else None
             return delivery, hook
 
-        delivery, hook = await self._db.read(read)
+        if card_of is not None:
+            self._waiting.discard(int(card_of))
+            delivery, hook = await self._db.write(read)
+        else:
+            delivery, hook = await self._db.read(read)
         if delivery is None or hook is None or delivery.status != "pending":
             return None  # removed, disabled or done meanwhile
         status: int | None = None
@@ -375,6 +453,18 @@ class WebhookService:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _with_card_url(conn: Tx, delivery_id: int, url: str) -> None:
+    """Write the card's URL into a pending ``idea.created`` delivery's body (not yet sent:
+    every attempt then sends the same bytes)."""
+    delivery = repo.get_delivery(conn, delivery_id)
+    if delivery is None or delivery.status != "pending":
+        return
+    body = orjson.loads(delivery.payload)
+    if body.get("idea", {}).get("url") is None:
+        body["idea"]["url"] = url
+        repo.set_delivery_payload(conn, delivery_id, orjson.dumps(body))
 
 
 def _describe(exc: BaseException) -> str:

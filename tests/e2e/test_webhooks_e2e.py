@@ -142,6 +142,8 @@ async def test_events_arrive_signed_once_each_and_a_500_is_retried(
     assert not verify("another secret", sent.body, sent.signature)
     assert sent.json["idea"]["title"] == "Sync ideas to our tracker"
     assert sent.json["idea"]["author_id"] == str(author.id)
+    # Sent once the card was posted: the payload links it.
+    assert sent.json["idea"]["url"] == first.card_url is not None
 
     # The receiver fails once: the delivery is retried (same id) after the backoff.
     receiver.statuses.append(500)
@@ -267,6 +269,46 @@ async def test_the_disabled_note_is_retried_until_the_mod_log_shows_it_once(
     CLOCK.advance(timedelta(hours=1))
     await env.bot.services.timers.run_due()
     assert len(notes()) == 1
+
+
+async def test_idea_created_waits_for_the_card_and_carries_its_url(
+    env: Env, receiver: Receiver
+) -> None:
+    """The event is committed before the card exists: a card that Discord refuses at first
+    holds the delivery back (nothing is sent without the link), and its posting sends it."""
+    c, d = env.community, env.driver
+    for view in await env.bot.services.webhooks.overview(c.guild.id):
+        await env.bot.services.webhooks.remove(c.guild.id, view.webhook.id, c.mod.id)
+    await _add(env, receiver.url + "/cards", events="created")
+    receiver.requests.clear()
+    member = await fresh_member(env, "Linked")
+    outage = d.sandbox.faults.fail("POST", "/channels/{channel_id}/messages", 503, times=1)
+    opened = await d.slash(member, "idea submit", channel=c.general)
+    form = (await opened.response()).modal
+    assert form is not None
+    title_id, body_id = list(form.fields)
+    answer = await reply_of(
+        await d.submit_modal(member, form, {title_id: "Link every card", body_id: "Please"})
+    )
+    number = int(answer.content.split("#")[1].split(".")[0])
+    await env.bot.services.webhooks.settle()
+    assert outage.hits == 1
+    stored = await env.bot.services.ideas.get(c.guild.id, number)
+    assert stored.card_message_id is None  # the card failed: nothing was sent yet
+    assert [r for r in receiver.requests if r.event == "idea.created"] == []
+
+    # The card's retry posts it; the delivery follows at once, with the card's link.
+    CLOCK.advance(timedelta(minutes=1))
+    await env.bot.services.timers.run_due()
+    (sent,) = await receiver.wait_for("idea.created")
+    shown = await env.bot.services.ideas.get(c.guild.id, number)
+    assert shown.card_url is not None and sent.json["idea"]["url"] == shown.card_url
+    assert sent.json["idea"]["number"] == number
+    # Sent once: its safety-net time passing sends nothing more.
+    CLOCK.advance(timedelta(minutes=10))
+    await env.bot.services.timers.run_due()
+    await env.bot.services.webhooks.settle()
+    assert len([r for r in receiver.requests if r.event == "idea.created"]) == 1
 
 
 @pytest.mark.parametrize(
