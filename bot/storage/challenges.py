@@ -29,7 +29,8 @@ _COLUMNS = (
 )
 _ENTRY = (
     "SELECT e.idea_id, e.challenge_id, i.number, i.title, i.author_id, e.stage, e.wildcard, "
-    "i.support, i.oppose, e.created_at FROM challenge_entries e JOIN ideas i ON i.id = e.idea_id"
+    "i.support, i.oppose, e.created_at, i.anonymous "
+    "FROM challenge_entries e JOIN ideas i ON i.id = e.idea_id"
 )
 
 
@@ -88,6 +89,7 @@ def _entry(row: sqlite3.Row) -> Entry:
         support=row["support"],
         oppose=row["oppose"],
         created_at=_dt(row["created_at"]),
+        anonymous=bool(row["anonymous"]),
     )
 
 

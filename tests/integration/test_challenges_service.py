@@ -479,7 +479,7 @@ async def test_an_ideas_challenge_and_stage_are_on_it_and_filter_the_list(
     assert (await ideas.browse(g, ListFilters(), SortOrder.NEW)).total == 2
 
 
-async def test_the_entries_export_does_not_name_an_anonymous_author(
+async def test_the_entries_export_and_public_posts_do_not_name_an_anonymous_author(
     services: Services, clock: Clock
 ) -> None:
     from bot.domain.idea_model import ANONYMOUS_AUTHOR
@@ -494,3 +494,10 @@ async def test_the_entries_export_does_not_name_an_anonymous_author(
     await _submit(services, challenge, BOB, "Signed idea")
     rows = [r async for r in services.exports.rows("challenge_entries", g)]
     assert [r["author_id"] for r in rows] == [ANONYMOUS_AUTHOR, BOB]
+    # Public posts (the wildcard line, the results) say "a member" for it.
+    from bot.render.challenges import credit, wildcard_line
+
+    quiet, signed = (await services.challenges.view(g, challenge.number, staff=False)).entries
+    assert quiet.anonymous and not signed.anonymous
+    assert credit(quiet) == "a member" and str(ALICE) not in wildcard_line(quiet)
+    assert credit(signed) == f"<@{BOB}>"
