@@ -580,7 +580,10 @@ class Points(commands.Cog):
         await interaction.response.defer(ephemeral=True)
         target = user or interaction.user
         result = await self.services.points.show(
-            interaction.guild_id, target.id, exclude=await self._hidden(interaction)
+            interaction.guild_id,
+            target.id,
+            exclude=await self._hidden(interaction),
+            viewer_id=interaction.user.id,
         )
         await interaction.followup.send(
             embed=render.member_card(result, target.display_name), ephemeral=True
@@ -617,7 +620,9 @@ class Points(commands.Cog):
     async def history(self, interaction: discord.Interaction, user: discord.Member) -> None:
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True)
-        entries = await self.services.points.history(interaction.guild_id, user.id, limit=25)
+        entries = await self.services.points.history(
+            interaction.guild_id, user.id, limit=25, viewer_id=interaction.user.id
+        )
         await interaction.followup.send(
             embed=render.history_embed(user.display_name, entries), ephemeral=True
         )

@@ -8,13 +8,18 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import discord
 from discord.ext import commands
 
 from bot.client import CocreateBot
-from bot.storage.webhooks import Webhook
-from cogs._common import mod_log
+from bot.scheduling.timers import Timer
+from bot.services.webhooks import DISABLED_NOTE
+from cogs._publishing import find_own
 
 log = logging.getLogger(__name__)
+
+#: The mod-log action a disabled webhook's note is filed under (as ``mod_log`` shows it).
+DISABLED_ACTION = "webhook.disabled"
 
 
 class Webhooks(commands.Cog):
@@ -26,29 +31,62 @@ class Webhooks(commands.Cog):
         self._start: asyncio.Task[int] | None = None
 
     async def cog_load(self) -> None:
-        self.service.on_disabled.append(self._disabled)
+        self.bot.services.timers.register(DISABLED_NOTE, self.publish_disabled_note)
         # Events committed before a crash and not yet turned into deliveries.
         self._start = asyncio.create_task(self.service.consume(), name="cocreate:webhooks-start")
+        self._start.add_done_callback(_log_start_failure)
 
     async def cog_unload(self) -> None:
-        if self._disabled in self.service.on_disabled:
-            self.service.on_disabled.remove(self._disabled)
         if self._start is not None and not self._start.done():
             self._start.cancel()
         await self.service.close()
 
-    async def _disabled(self, hook: Webhook, error: str) -> None:
+    async def publish_disabled_note(self, timer: Timer) -> None:
+        """The :data:`DISABLED_NOTE` publication: the mod-log note, once. A Discord error
+        (5xx, rate limit) raises, so the timer retries it; a retry first looks for the note
+        an interrupted attempt may have posted. No mod-log channel: nothing to show (the
+        durable record is the ``mod_actions`` row)."""
         me = self.bot.user
-        if me is None:
+        config = await self.bot.services.guild_settings.get(timer.guild_id)
+        channel_id = config.channel("modlog_channel")
+        if me is None or channel_id is None:
             return
-        await mod_log(
-            self.bot,
-            hook.guild_id,
-            me,
-            "webhook.disabled",
-            f"Webhook #{hook.id} ({hook.url}) was disabled after repeated failed deliveries "
-            f"(last: {error}). Check the receiver, then add it again with /config webhook add.",
+        channel = self.bot.get_channel(channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            return
+        webhook_id = int(timer.payload["webhook_id"])
+        headline = f"Webhook #{webhook_id} ("
+
+        def is_note(message: discord.Message) -> bool:
+            return any(
+                DISABLED_ACTION in (e.author.name or "")
+                and (e.description or "").startswith(headline)
+                for e in message.embeds
+            )
+
+        if await find_own(self.bot, channel, timer.due_at, is_note):
+            return
+        embed = discord.Embed(
+            description=(
+                f"{headline}{timer.payload['url']}) was disabled after repeated failed "
+                f"deliveries (last: {timer.payload['error']}). Check the receiver, then add "
+                "it again with /config webhook add."
+            )[:4000],
+            colour=discord.Colour.dark_grey(),
         )
+        embed.set_author(name=f"{me} · {DISABLED_ACTION}")
+        try:
+            await channel.send(embed=embed, allowed_mentions=discord.AllowedMentions.none())
+        except (discord.Forbidden, discord.NotFound) as exc:
+            # Not something a retry fixes (the channel is gone or closed to the bot).
+            log.warning("Could not post the note of disabled webhook %s: %s", webhook_id, exc)
+
+
+def _log_start_failure(task: asyncio.Task[int]) -> None:
+    """The start's outbox read failed (the next event reads it again): say so once, rather
+    than leave asyncio to report an exception nobody retrieved."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.warning("Reading the outbox for webhooks at start failed: %r", exc)
 
 
 async def setup(bot: CocreateBot) -> None:

@@ -99,6 +99,8 @@ class Entry:
     #: The weighted mean over judges (None: not scored, or not shown to this reader).
     score: float | None = None
     judges: int = 0
+    #: The idea is anonymous: public posts name "a member", never ``author_id``.
+    anonymous: bool = False
 
     @property
     def net(self) -> int:

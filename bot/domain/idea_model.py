@@ -16,6 +16,16 @@ ANONYMOUS_AUTHOR = -1
 
 
 @dataclass(frozen=True, slots=True)
+class ChallengeTag:
+    """The challenge an idea answers, as its card and ``/idea show`` name it."""
+
+    number: int
+    title: str
+    #: The idea's stage in it (a ``bot.domain.challenges.Stage`` value).
+    stage: str
+
+
+@dataclass(frozen=True, slots=True)
 class Idea:
     """One idea as stored. ``number`` is its id within the guild (shown as #number)."""
 
@@ -52,6 +62,8 @@ class Idea:
     image_name: str | None = None
     #: Shown as "a member" everywhere public; the author is known to the store.
     anonymous: bool = False
+    #: The challenge it answers, read with its details (None: none, or not read).
+    challenge: ChallengeTag | None = None
 
     @property
     def net(self) -> int:
@@ -214,3 +226,5 @@ class ListFilters:
     #: With ``author_id``: whether that author's anonymous ideas are listed (only to them).
     include_anonymous: bool = True
     extra: dict[str, str] = field(default_factory=dict)
+    #: Only the ideas answering the challenge with this number.
+    challenge: int | None = None

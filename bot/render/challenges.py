@@ -11,7 +11,7 @@ from bot.domain.challenge_model import Challenge, ChallengeView, Entry, Scorecar
 from bot.domain.challenges import STAGE_LABEL as STAGE_LABEL
 from bot.domain.challenges import Phase, Stage, Window, judge_score
 from bot.render import charts
-from bot.render.ideas import clip, person, stamp
+from bot.render.ideas import ANONYMOUS, clip, person, stamp
 
 COLOUR = discord.Colour.gold()
 #: Entries a leaderboard embed lists (one line each, within the 4,096-character description).
@@ -87,10 +87,15 @@ def window_text(challenge: Challenge, window: Window) -> str:
     }[window]
 
 
+def credit(entry: Entry) -> str:
+    """Who an entry is by, as public posts say it ("a member" for an anonymous idea)."""
+    return ANONYMOUS if entry.anonymous else person(entry.author_id)
+
+
 def wildcard_line(entry: Entry) -> str:
     return (
         f"🃏 The crowd's wildcard: **#{entry.number} {clip(entry.title, 100)}** by "
-        f"{person(entry.author_id)} joins the finalists ({entry.net:+d} votes)."
+        f"{credit(entry)} joins the finalists ({entry.net:+d} votes)."
     )
 
 
@@ -183,7 +188,7 @@ def results_text(view: ChallengeView) -> str:
     for entry in view.winners:
         lines.append(
             f"🥇 Winner: **#{entry.number} {clip(entry.title, 100)}** by "
-            f"{person(entry.author_id)} — {challenge.winner_points} points"
+            f"{credit(entry)} — {challenge.winner_points} points"
         )
     finalists = view.finalists
     if finalists:
@@ -191,7 +196,7 @@ def results_text(view: ChallengeView) -> str:
         for entry in finalists:
             mark = " 🃏 the crowd's wildcard" if entry.wildcard else ""
             lines.append(
-                f"• **#{entry.number} {clip(entry.title, 100)}** by {person(entry.author_id)}"
+                f"• **#{entry.number} {clip(entry.title, 100)}** by {credit(entry)}"
                 f"{mark} — {challenge.finalist_points} points"
             )
     lines.append("Thank you to everyone who shared, voted and judged! Full scores below.")

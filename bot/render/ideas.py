@@ -7,8 +7,10 @@ from datetime import datetime
 
 import discord
 
+from bot.domain.challenges import STAGE_LABEL, Stage
 from bot.domain.idea_model import (
     FORMER_MEMBER,
+    ChallengeTag,
     Idea,
     IdeaEvent,
     IdeaPage,
@@ -16,7 +18,7 @@ from bot.domain.idea_model import (
     SimilarCandidate,
     StatusChange,
 )
-from bot.domain.ideas import IdeaStatus
+from bot.domain.ideas import IdeaStatus, is_public
 
 STATUS_STYLE: dict[IdeaStatus, tuple[str, str, discord.Colour]] = {
     IdeaStatus.NEW: ("🆕", "New", discord.Colour.blurple()),
@@ -95,6 +97,8 @@ def idea_card(
     embed.add_field(name="By", value=clip(credit, 1024))
     if idea.tags:
         embed.add_field(name="Tags", value=clip(", ".join(f"`{t}`" for t in idea.tags), 1024))
+    if idea.challenge is not None:
+        embed.add_field(name="Challenge", value=challenge_line(idea.challenge), inline=False)
     if similar:
         embed.add_field(name="Similar ideas", value=similar_lines(similar), inline=False)
     if idea.flag:
@@ -104,6 +108,15 @@ def idea_card(
     embed.set_footer(text="Vote with the buttons · discuss in the thread")
     embed.timestamp = idea.created_at
     return embed
+
+
+def challenge_line(tag: ChallengeTag) -> str:
+    """ "🏁 #2 · Onboarding in a week — 📋 Shortlisted": the challenge an idea answers."""
+    try:
+        stage = STAGE_LABEL[Stage(tag.stage)]
+    except ValueError:
+        stage = tag.stage
+    return clip(f"🏁 #{tag.number} · {tag.title} — {stage}", 1024)
 
 
 def similar_lines(similar: Sequence[SimilarCandidate]) -> str:
@@ -245,6 +258,23 @@ def submitted_note(idea: Idea) -> str:
     if idea.anonymous:
         text += "\nIts card says “a member”; `/idea reveal` puts your name on it later."
     return text
+
+
+def already_captured_text(idea: Idea, viewer_id: int, *, moderator: bool) -> str:
+    """The answer to "Capture as idea" on a message that already is an idea. An idea that
+    is not public (held for review, rejected, hidden) is named only to moderators and its
+    author: to anyone else its number would reveal what the queue keeps private."""
+    if is_public(idea.status):
+        return f"That message is already idea #{idea.number}. {idea.card_url or ''}".strip()
+    if moderator:
+        state = idea.status.value.replace("_", " ")
+        return f"That message is already idea #{idea.number} ({state}, not public)."
+    if idea.author_id == viewer_id and idea.status is IdeaStatus.PENDING_REVIEW:
+        return (
+            f"🕓 That message is already your idea #{idea.number}; it is waiting for a "
+            "moderator's review."
+        )
+    return "That message has already been captured; it cannot be captured again."
 
 
 def held_note(idea: Idea) -> str:

@@ -498,17 +498,29 @@ class Driver:
         self.world.leave(self.world.guilds[member.guild_id], member)
 
     async def create_forum_post(
-        self, forum: Channel, author: Person, title: str, content: str, tags: Iterable[str] = ()
+        self,
+        forum: Channel,
+        author: Person,
+        title: str,
+        content: str,
+        tags: Iterable[str] = (),
+        *,
+        files: Iterable[tuple[str, bytes]] = (),
     ) -> tuple[Channel, Message]:
-        """A forum post: THREAD_CREATE then the starter MESSAGE_CREATE (same id)."""
+        """A forum post: THREAD_CREATE then the starter MESSAGE_CREATE (same id), with
+        ``files`` attached to the starter message as a post's pictures are."""
         user = _user(author)
         self.world.require(user.id, forum, 1 << 11)  # SEND_MESSAGES in the forum
         thread_id = self.world.ids.next()
         thread = self.world.create_thread(
             forum, user, title, thread_id=thread_id, applied_tags=[forum.tag(t).id for t in tags]
         )
+        stored = [
+            Attachment(self.world.ids.next(), name, data, mimetypes.guess_type(name)[0])
+            for name, data in files
+        ]
         message = self.world.create_message(
-            thread, user, {"content": content}, message_id=thread_id
+            thread, user, {"content": content}, message_id=thread_id, files=stored
         )
         return thread, message
 

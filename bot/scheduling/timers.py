@@ -71,9 +71,16 @@ class TimerService:
         self._armed_for: datetime | None = None
         self._lock = asyncio.Lock()
         self._running: set[int] = set()  # timer ids a handler is working on
+        self._after: dict[str, list[Callable[[Timer], None]]] = {}
 
     def register(self, kind: str, handler: TimerHandler) -> None:
         self._handlers[kind] = handler
+
+    def after(self, kind: str, callback: Callable[[Timer], None]) -> None:
+        """Call ``callback`` (cheap, never blocking) each time a timer of ``kind`` is done
+        here, after the commit marking it done: another feature follows a publication
+        (a webhook waits for an idea's card). Lost with the process, like any wake-up."""
+        self._after.setdefault(kind, []).append(callback)
 
     async def start(self, scheduler: AsyncIOScheduler) -> None:
         """Attach to the scheduler and run everything that fell due while we were down."""
@@ -216,6 +223,11 @@ class TimerService:
                 finish(conn)
 
         await self._db.write(unit)
+        for callback in self._after.get(timer.kind, ()):
+            try:
+                callback(timer)
+            except Exception:
+                log.exception("A follower of timer %s:%s failed", timer.kind, timer.key)
         return 1
 
     async def _arm(self) -> None:

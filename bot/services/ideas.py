@@ -333,8 +333,10 @@ class IdeaService:
             timer_id = timers_repo.upsert_timer(
                 conn, draft.guild_id, PUBLISH_CARD, key, due, payload
             )
-            # Tags and contributors are the draft's: read back only when there are any.
-            idea = repo.get_by_id(conn, idea_id, details=bool(draft.tags or draft.contributors))
+            # Tags, contributors, a challenge: read back only when the draft has any.
+            idea = repo.get_by_id(
+                conn, idea_id, details=bool(draft.tags or draft.contributors or draft.challenge)
+            )
             assert idea is not None
             publication = Publication(timer_id, draft.guild_id, PUBLISH_CARD, key, due, payload)
             done[:] = [

@@ -7,11 +7,24 @@ own cursor and, in one unit, records a delivery row per subscribed webhook, a ti
 delivery per webhook, never two. The timer is run at once; a failed attempt (a network
 error, a 5xx, anything but 2xx) is retried with the timers' backoff, and a webhook whose
 attempts keep failing (:data:`~bot.domain.webhooks.FAILURE_LIMIT` in a row) is disabled,
-with a moderator-log note. Receivers tell retries apart by ``X-Cocreate-Delivery``.
+with a moderator-log note: a publication (a :data:`DISABLED_NOTE` timer row written in the
+unit that disables it, posted by the webhooks cog and retried until done), so a crash or a
+Discord outage at that moment does not lose it. Receivers tell retries apart by
+``X-Cocreate-Delivery``.
 
 The HTTP client refuses redirects and resolves every host through a guard that refuses
 private addresses at connection time, so a name re-pointed after it was checked (DNS
 rebinding) cannot reach the bot's own network either.
+
+An ``idea.created`` payload carries the card's URL (``idea.url``). The outbox event is
+committed with the idea, before its card exists, and Discord has no link to a message not
+yet posted (a source message's link would not exist for ideas from the form), so such a
+delivery is recorded at once but *waits for the card*: its timer row is due
+:data:`CARD_WAIT` later and names the idea (``card_of``). When the idea's card publication
+is done (:meth:`TimerService.after`), the URL is written into the stored body and the
+delivery is sent at once; a delivery whose wake-up was lost (a restart) reads the card when
+its row falls due, and is sent without a URL only if the card still is not posted then
+(Discord down for that long). Retries send the stored body unchanged.
 """
 
 from __future__ import annotations
@@ -24,7 +37,7 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -39,6 +52,7 @@ from bot.domain.ideas import HELD_STATUSES, IdeaStatus
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.scheduling.timers import FinishUnit, Timer, TimerService
 from bot.services._util import domain_errors
+from bot.services.ideas import PUBLISH_CARD
 from bot.storage import Tx, common
 from bot.storage import ideas as ideas_repo
 from bot.storage import points as outbox_repo
@@ -52,6 +66,12 @@ log = logging.getLogger(__name__)
 
 CONSUMER = "webhooks"
 DELIVER_TIMER = "webhooks.deliver"
+#: How long an ``idea.created`` delivery waits for the idea's card before it is sent
+#: without its URL (a safety net: the card's publication sends it as soon as it is done).
+CARD_WAIT = timedelta(minutes=5)
+#: The moderator-log note of a webhook disabled after repeated failures (a publication:
+#: payload ``webhook_id``, ``url``, ``error``; key ``disabled:<webhook id>``).
+DISABLED_NOTE = "webhooks.disabled_note"
 BATCH = 200
 #: Events a capture's own unit looks at before leaving them to the consumer.
 INLINE_MAX = 8
@@ -120,9 +140,9 @@ class WebhookService:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._consuming: asyncio.Task[None] | None = None
         self._again = False
-        #: Called when a webhook is disabled after repeated failures (the cog posts the
-        #: moderator-log note; the durable record is the mod_actions row).
-        self.on_disabled: list[Callable[[Webhook, str], Awaitable[None]]] = []
+        #: Ideas whose ``idea.created`` deliveries wait here for their card.
+        self._waiting: set[int] = set()
+        timers.after(PUBLISH_CARD, self._card_done)
 
     # -- managing ----------------------------------------------------------------------
     async def add(
@@ -233,10 +253,15 @@ class WebhookService:
         deliveries were recorded. Each is sent at once and retried until done."""
         total = 0
         while True:
-            keys, more = await self._db.write(self._consume_unit)
-            total += len(keys)
+            keys, waiting, more = await self._db.write(self._consume_unit)
+            total += len(keys) + len(waiting)
             for key in keys:
                 self._spawn(self._timers.run_now(DELIVER_TIMER, key))
+            if waiting:
+                self._waiting.update(waiting)
+                await self._timers.wake()  # the safety net's due time
+                for idea_id in waiting:  # its card may have been posted meanwhile
+                    self._spawn(self.card_posted(idea_id))
             if not more:
                 return total
 
@@ -266,14 +291,16 @@ class WebhookService:
         outbox_repo.set_cursor(tx, CONSUMER, pending[-1].id)
         return True
 
-    def _consume_unit(self, conn: Tx) -> tuple[list[str], bool]:
+    def _consume_unit(self, conn: Tx) -> tuple[list[str], set[int], bool]:
         cursor = outbox_repo.get_cursor(conn, CONSUMER)
         batch = outbox_repo.events_after(conn, cursor, BATCH)
         if not batch:
-            return [], False
+            return [], set(), False
         hooks = repo.enabled_webhooks(conn, {e.guild_id for e in batch})
         keys: list[str] = []
-        now = to_iso(self._clock())
+        waiting: set[int] = set()
+        moment = self._clock()
+        now, later = to_iso(moment), to_iso(moment + CARD_WAIT)
         for event in batch:
             name = _EVENTS.get(event.kind)
             subscribed = [
@@ -287,15 +314,60 @@ class WebhookService:
             if payload is None:
                 continue
             body = orjson.dumps(payload)
+            # A new idea's card is posted after this event is committed: wait for it.
+            awaits_card = name == "idea.created" and payload["idea"]["url"] is None
             for hook in subscribed:
                 delivery_id = repo.insert_delivery(conn, hook.id, event.guild_id, name, body)
                 key = f"delivery:{delivery_id}"
+                timer: dict[str, Any] = {"delivery_id": delivery_id}
+                if awaits_card:
+                    timer["card_of"] = event.subject_id
+                    waiting.add(event.subject_id)
                 timers_repo.upsert_timer(
-                    conn, event.guild_id, DELIVER_TIMER, key, now, {"delivery_id": delivery_id}
+                    conn, event.guild_id, DELIVER_TIMER, key, later if awaits_card else now, timer
                 )
-                keys.append(key)
+                if not awaits_card:
+                    keys.append(key)
         outbox_repo.set_cursor(conn, CONSUMER, batch[-1].id)
-        return keys, len(batch) == BATCH
+        return keys, waiting, len(batch) == BATCH
+
+    def _card_done(self, timer: Timer) -> None:
+        """After an idea's card publication is done: send what waited for the card."""
+        idea_id = int(timer.payload.get("idea_id") or 0)
+        if idea_id in self._waiting:
+            self._spawn(self.card_posted(idea_id))
+
+    async def card_posted(self, idea_id: int) -> int:
+        """Send the ``idea.created`` deliveries waiting for the idea's card, now with its
+        URL; returns how many. Nothing while the card is not posted (they keep waiting)."""
+        now = to_iso(self._clock())
+
+        def unit(conn: Tx) -> list[str]:
+            idea = ideas_repo.get_by_id(conn, idea_id, details=False)
+            url = idea.card_url if idea is not None else None
+            if url is None:
+                return []
+            keys = []
+            for row in repo.waiting_for_card(conn, DELIVER_TIMER, idea_id):
+                delivery_id = int(orjson.loads(row["payload"])["delivery_id"])
+                _with_card_url(conn, delivery_id, url)
+                timers_repo.upsert_timer(
+                    conn,
+                    row["guild_id"],
+                    DELIVER_TIMER,
+                    row["key"],
+                    now,
+                    {"delivery_id": delivery_id},
+                )
+                keys.append(str(row["key"]))
+            return keys
+
+        keys = await self._db.write(unit)
+        if keys:
+            self._waiting.discard(idea_id)
+        for key in keys:
+            self._spawn(self._timers.run_now(DELIVER_TIMER, key))
+        return len(keys)
 
     def _spawn(self, work: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(work)
@@ -307,13 +379,22 @@ class WebhookService:
         """Send one delivery (the :data:`DELIVER_TIMER` handler). Raises DeliveryFailed to
         be retried with backoff, unless the failure disabled the webhook."""
         delivery_id = int(timer.payload["delivery_id"])
+        card_of = timer.payload.get("card_of")
 
         def read(conn: Tx) -> tuple[Delivery | None, Webhook | None]:
+            if card_of is not None:  # its wait is over: the card's URL, if posted by now
+                idea = ideas_repo.get_by_id(conn, int(card_of), details=False)
+                if idea is not None and idea.card_url is not None:
+                    _with_card_url(conn, delivery_id, idea.card_url)
             delivery = repo.get_delivery(conn, delivery_id)
             hook = repo.get_webhook(conn, delivery.webhook_id) if delivery else None
             return delivery, hook
 
-        delivery, hook = await self._db.read(read)
+        if card_of is not None:
+            self._waiting.discard(int(card_of))
+            delivery, hook = await self._db.write(read)
+        else:
+            delivery, hook = await self._db.read(read)
         if delivery is None or hook is None or delivery.status != "pending":
             return None  # removed, disabled or done meanwhile
         status: int | None = None
@@ -329,6 +410,8 @@ class WebhookService:
             ok_status = status
             return lambda c: repo.delivered(c, delivery.id, hook.id, ok_status)
 
+        note_key = f"disabled:{hook.id}"
+
         def failed(conn: Tx) -> bool:
             disabled = repo.attempt_failed(
                 conn, delivery.id, hook.id, status, error, rules.FAILURE_LIMIT
@@ -342,14 +425,19 @@ class WebhookService:
                     str(hook.id),
                     f"{rules.FAILURE_LIMIT} failed attempts in a row; last: {error}",
                 )
+                # The moderators' note is recorded with the change and published from it.
+                timers_repo.upsert_timer(
+                    conn,
+                    hook.guild_id,
+                    DISABLED_NOTE,
+                    note_key,
+                    to_iso(self._clock()),
+                    {"webhook_id": hook.id, "url": hook.url, "error": error},
+                )
             return disabled
 
         if await self._db.write(failed):
-            for callback in self.on_disabled:
-                try:
-                    await callback(hook, error)
-                except Exception:
-                    log.exception("Telling moderators about disabled webhook %s failed", hook.id)
+            await self._timers.run_now(DISABLED_NOTE, note_key)
             return None
         raise DeliveryFailed(f"webhook {hook.id} delivery {delivery.id}: {error}")
 
@@ -393,6 +481,18 @@ class WebhookService:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _with_card_url(conn: Tx, delivery_id: int, url: str) -> None:
+    """Write the card's URL into a pending ``idea.created`` delivery's body (not yet sent:
+    every attempt then sends the same bytes)."""
+    delivery = repo.get_delivery(conn, delivery_id)
+    if delivery is None or delivery.status != "pending":
+        return
+    body = orjson.loads(delivery.payload)
+    if body.get("idea", {}).get("url") is None:
+        body["idea"]["url"] = url
+        repo.set_delivery_payload(conn, delivery_id, orjson.dumps(body))
 
 
 def _describe(exc: BaseException) -> str:

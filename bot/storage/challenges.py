@@ -17,6 +17,7 @@ from bot.domain.challenge_model import (
     Scorecard,
 )
 from bot.domain.challenges import Criterion, Phase, Stage
+from bot.domain.idea_model import ANONYMOUS_AUTHOR
 from bot.storage.common import fits_integer, from_iso
 from bot.storage.ideas import NOT_PUBLIC
 
@@ -28,7 +29,8 @@ _COLUMNS = (
 )
 _ENTRY = (
     "SELECT e.idea_id, e.challenge_id, i.number, i.title, i.author_id, e.stage, e.wildcard, "
-    "i.support, i.oppose, e.created_at FROM challenge_entries e JOIN ideas i ON i.id = e.idea_id"
+    "i.support, i.oppose, e.created_at, i.anonymous "
+    "FROM challenge_entries e JOIN ideas i ON i.id = e.idea_id"
 )
 
 
@@ -87,6 +89,7 @@ def _entry(row: sqlite3.Row) -> Entry:
         support=row["support"],
         oppose=row["oppose"],
         created_at=_dt(row["created_at"]),
+        anonymous=bool(row["anonymous"]),
     )
 
 
@@ -255,6 +258,9 @@ def set_stage(
         "WHERE idea_id = ?",
         (stage.value, int(wildcard), now, idea_id),
     )
+    # The idea's card shows its stage: a new version of it, edited by the stage's
+    # publication (and corrected at the next start if that edit is lost).
+    conn.execute("UPDATE ideas SET card_version = card_version + 1 WHERE id = ?", (idea_id,))
 
 
 # -- scores --------------------------------------------------------------------------------
@@ -369,7 +375,10 @@ def export_challenges(conn: sqlite3.Connection, guild_id: int) -> list[dict[str,
 
 def export_entries(conn: sqlite3.Connection, guild_id: int) -> list[dict[str, Any]]:
     rows = conn.execute(
-        "SELECT c.number AS challenge, i.number AS idea, i.title, i.author_id, e.stage, "
+        # An anonymous idea's author is not exported (moderators use the audited /idea show).
+        "SELECT c.number AS challenge, i.number AS idea, i.title, "
+        f"CASE WHEN i.anonymous = 1 THEN {ANONYMOUS_AUTHOR} ELSE i.author_id END AS author_id, "
+        "e.stage, "
         "e.wildcard, i.support, i.oppose, e.created_at, c.id AS challenge_id, e.idea_id, "
         "c.phase FROM challenge_entries e JOIN challenges c ON c.id = e.challenge_id "
         "JOIN ideas i ON i.id = e.idea_id WHERE e.guild_id = ? ORDER BY c.number, i.number",

@@ -7,6 +7,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from bot.domain.idea_model import ANONYMOUS_AUTHOR
+
 #: Export name → (columns, table). Rows are read in key order: ``id`` (the rowid) for
 #: ideas and the ledger, ``(idea_id, member_id)`` for votes (a WITHOUT ROWID table).
 EXPORT_TABLES: dict[str, tuple[str, str]] = {
@@ -19,6 +21,31 @@ EXPORT_TABLES: dict[str, tuple[str, str]] = {
     "points_ledger": (
         "id, member_id, delta, kind, reason, source_kind, source_id, withheld, created_at",
         "points_ledger",
+    ),
+}
+
+
+#: Export name → what is selected instead of its plain columns, and from where. Exports go
+#: to moderators, who look an anonymous idea's author up one at a time with the audited
+#: ``/idea show``: an anonymous idea's author is ANONYMOUS_AUTHOR here, and so is the
+#: member of a ledger entry the idea paid to its author (a "submitted idea" entry's member
+#: and time would name the author as surely as the idea's own row).
+#: Each: (the selected columns, the FROM clause, the alias of the exported table + ".").
+_SELECTS: dict[str, tuple[str, str, str]] = {
+    "ideas": (
+        "id, number, kind, title, body, "
+        f"CASE WHEN anonymous = 1 THEN {ANONYMOUS_AUTHOR} ELSE author_id END AS author_id, "
+        "status, status_reason, support, oppose, source, created_at, first_response_at, "
+        "decided_at",
+        "ideas",
+        "",
+    ),
+    "points_ledger": (
+        "l.id, CASE WHEN i.anonymous = 1 AND l.member_id = i.author_id "
+        f"THEN {ANONYMOUS_AUTHOR} ELSE l.member_id END AS member_id, l.delta, l.kind, "
+        "l.reason, l.source_kind, l.source_id, l.withheld, l.created_at",
+        "points_ledger l LEFT JOIN ideas i ON l.source_kind = 'idea' AND i.id = l.source_id",
+        "l.",
     ),
 }
 
@@ -44,8 +71,10 @@ def export_chunk(
             (guild_id, idea, member, limit),
         )
     else:
+        selected, source, a = _SELECTS.get(name, (columns, table, ""))
         cur = conn.execute(
-            f"SELECT {columns} FROM {table} WHERE guild_id = ? AND id > ? ORDER BY id LIMIT ?",
+            f"SELECT {selected} FROM {source} WHERE {a}guild_id = ? AND {a}id > ? "
+            f"ORDER BY {a}id LIMIT ?",
             (guild_id, -1 if after is None else after, limit),
         )
     names = [d[0] for d in cur.description]

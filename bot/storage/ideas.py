@@ -11,7 +11,15 @@ from typing import Any
 import orjson
 
 from bot.domain import events
-from bot.domain.idea_model import FORMER_MEMBER, Idea, IdeaDraft, IdeaEvent, ListFilters, Notice
+from bot.domain.idea_model import (
+    FORMER_MEMBER,
+    ChallengeTag,
+    Idea,
+    IdeaDraft,
+    IdeaEvent,
+    ListFilters,
+    Notice,
+)
 from bot.domain.ideas import IdeaStatus
 from bot.storage.common import emit_event, fits_integer, from_iso, now_iso
 
@@ -36,6 +44,7 @@ def _idea(
     row's when the caller changed them after reading it."""
     tags: tuple[str, ...] = ()
     contributors: tuple[int, ...] = ()
+    challenge: ChallengeTag | None = None
     if details:
         tags = tuple(
             r[0]
@@ -50,6 +59,14 @@ def _idea(
                 (row["id"],),
             )
         )
+        # The challenge it answers (one primary-key lookup; the card and /idea show name it).
+        entry = conn.execute(
+            "SELECT c.number, c.title, e.stage FROM challenge_entries e "
+            "JOIN challenges c ON c.id = e.challenge_id WHERE e.idea_id = ?",
+            (row["id"],),
+        ).fetchone()
+        if entry is not None:
+            challenge = ChallengeTag(int(entry[0]), str(entry[1]), str(entry[2]))
     created = from_iso(row["created_at"])
     updated = from_iso(row["updated_at"])
     assert created is not None and updated is not None
@@ -84,6 +101,7 @@ def _idea(
         contributors=contributors,
         image_name=row["image_name"],
         anonymous=bool(row["anonymous"]),
+        challenge=challenge,
     )
 
 
@@ -220,6 +238,12 @@ def _where(guild_id: int, filters: ListFilters) -> tuple[str, list[Any]]:
     if filters.tag:
         clauses.append("EXISTS (SELECT 1 FROM idea_tags t WHERE t.idea_id = i.id AND t.tag = ?)")
         params.append(filters.tag)
+    if filters.challenge is not None:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM challenge_entries e JOIN challenges c ON c.id = e.challenge_id "
+            "WHERE e.idea_id = i.id AND c.number = ?)"
+        )
+        params.append(filters.challenge if fits_integer(filters.challenge) else -1)
     return " AND ".join(clauses), params
 
 

@@ -592,14 +592,29 @@ def members_above(conn: sqlite3.Connection, guild_id: int, all_time: int) -> lis
     ]
 
 
+#: Leaves out a member's entries paid for an anonymous idea they wrote ("submitted idea #8"
+#: would name its author): for anyone but that member (moderators use /idea show).
+_NOT_ANONYMOUS_AUTHOR = (
+    " AND NOT (source_kind = 'idea' AND EXISTS (SELECT 1 FROM ideas i WHERE i.id = source_id "
+    "AND i.anonymous = 1 AND i.author_id = points_ledger.member_id))"
+)
+
+
 def recent_entries(
-    conn: sqlite3.Connection, guild_id: int, member_id: int, limit: int
+    conn: sqlite3.Connection,
+    guild_id: int,
+    member_id: int,
+    limit: int,
+    *,
+    hide_anonymous: bool = False,
 ) -> list[LedgerEntry]:
-    """A member's latest ledger entries, newest first."""
+    """A member's latest ledger entries, newest first; with ``hide_anonymous``, none of
+    those that their anonymous ideas paid them (the list is for someone else's eyes)."""
     rows = conn.execute(
         "SELECT id, delta, kind, reason, source_kind, source_id, actor_id, withheld, "
-        "created_at FROM points_ledger WHERE guild_id = ? AND member_id = ? "
-        "ORDER BY id DESC LIMIT ?",
+        "created_at FROM points_ledger WHERE guild_id = ? AND member_id = ?"
+        + (_NOT_ANONYMOUS_AUTHOR if hide_anonymous else "")
+        + " ORDER BY id DESC LIMIT ?",
         (guild_id, member_id, limit),
     ).fetchall()
     return [
@@ -676,11 +691,13 @@ def top_from_ledger(
 
 def innovator_ideas(conn: sqlite3.Connection, guild_id: int, since: str) -> list[tuple[Any, ...]]:
     """Visible ideas with any activity in the window that the score counts: (author,
-    status, support votes, submitted at, planned at, implemented at)."""
+    status, support votes, submitted at, planned at, implemented at); not anonymous ones."""
     rows = conn.execute(
         "SELECT author_id, status, support_votes, submitted_at, planned_at, implemented_at "
-        "FROM points_idea_stats WHERE guild_id = ?1 AND author_id != 0 AND hidden = 0 "
-        "AND (submitted_at >= ?2 OR planned_at >= ?2 OR implemented_at >= ?2)",
+        "FROM points_idea_stats s WHERE guild_id = ?1 AND author_id != 0 AND hidden = 0 "
+        "AND (submitted_at >= ?2 OR planned_at >= ?2 OR implemented_at >= ?2) "
+        # An anonymous idea counts for nobody here: a public list crediting its author.
+        "AND NOT EXISTS (SELECT 1 FROM ideas i WHERE i.id = s.idea_id AND i.anonymous = 1)",
         (guild_id, since),
     ).fetchall()
     return [tuple(r) for r in rows]

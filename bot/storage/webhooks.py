@@ -149,6 +149,24 @@ def insert_delivery(
     return int(cur.lastrowid or 0)
 
 
+def set_delivery_payload(conn: sqlite3.Connection, delivery_id: int, payload: bytes) -> None:
+    """Complete a pending delivery's body before it is first sent (the card's URL)."""
+    conn.execute(
+        "UPDATE webhook_deliveries SET payload = ? WHERE id = ? AND status = 'pending'",
+        (payload.decode(), delivery_id),
+    )
+
+
+def waiting_for_card(conn: sqlite3.Connection, kind: str, idea_id: int) -> list[sqlite3.Row]:
+    """The pending delivery timers (``kind``) that wait for idea ``idea_id``'s card (their
+    payload's ``card_of``); few rows, read through the pending timers' index."""
+    return conn.execute(
+        "SELECT guild_id, key, payload FROM timers WHERE done_at IS NULL AND kind = ? "
+        "AND due_at >= '' AND json_extract(payload, '$.card_of') = ?",
+        (kind, idea_id),
+    ).fetchall()
+
+
 def get_delivery(conn: sqlite3.Connection, delivery_id: int) -> Delivery | None:
     row = conn.execute("SELECT * FROM webhook_deliveries WHERE id = ?", (delivery_id,)).fetchone()
     return None if row is None else _delivery(row)

@@ -219,6 +219,9 @@ class ChallengePublisher:
             bool(payload["wildcard"]),
         )
         idea = await self.services.ideas.get_by_id(entry.idea_id)
+        ideas: Any = self.bot.get_cog("Ideas")
+        if idea is not None and ideas is not None:
+            ideas.publisher.refresh_card(idea)  # the card names the stage
         look = not timer.first_try
         if idea is not None and idea.thread_id:
             thread = await self._get_channel(idea.thread_id)

@@ -445,6 +445,9 @@ class Ideas(commands.Cog):
             parsed = await self.services.ideas.parse_forum_post(
                 guild_id, thread.name, starter.content, [t.name for t in thread.applied_tags]
             )
+            # The post's first picture is the card's, as a tagged message's is.
+            source = self.first_image(starter) if starter.attachments else None
+            image = None if source is None else await self.read_image(thread.guild, source)
             draft = IdeaDraft(
                 guild_id=guild_id,
                 author_id=starter.author.id,
@@ -457,6 +460,7 @@ class Ideas(commands.Cog):
                 source_message_id=starter.id,
                 thread_id=thread.id,
                 posted_at=starter.created_at,
+                image=image,
                 joined_at=getattr(starter.author, "joined_at", None),
             )
             return await self.publisher.submit_and_publish(draft)
@@ -479,8 +483,9 @@ class Ideas(commands.Cog):
             raise InvalidInput("Messages from bots cannot become ideas.")
         existing = await self.services.ideas.by_source(interaction.guild_id, message.id)
         if existing is not None:
+            moderator = Access.MODERATOR in await access(interaction)
             raise InvalidInput(
-                f"That message is already idea #{existing.number}. {existing.card_url or ''}"
+                render.already_captured_text(existing, interaction.user.id, moderator=moderator)
             )
         # Read as its edits will be (on_raw_message_edit): the same service call.
         names = {c.id: c.name for c in message.channel_mentions}
@@ -784,7 +789,11 @@ class Ideas(commands.Cog):
             )
 
     @group.command(name="list", description="Browse ideas")
-    @app_commands.describe(sort="top, new, trending or wilson", author="Only this member's ideas")
+    @app_commands.describe(
+        sort="top, new, trending or wilson",
+        author="Only this member's ideas",
+        challenge="Only the ideas answering this challenge (its number)",
+    )
     @app_commands.choices(status=STATUS_CHOICES, sort=SORT_CHOICES)
     async def list_(
         self,
@@ -794,10 +803,12 @@ class Ideas(commands.Cog):
         tag: str | None = None,
         author: discord.Member | None = None,
         sort: str = "top",
+        challenge: app_commands.Range[int, 1] | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True)
         state = "|".join(
             [status or "", kind or "", tag or "", str(author.id) if author else "", sort]
+            + ([str(challenge)] if challenge else [])
         )
         embed, view = await self.page(interaction, "list", 1, state)
         await interaction.followup.send(
@@ -839,8 +850,9 @@ class Ideas(commands.Cog):
             )
             title = "Your ideas"
         else:
-            status, kind, tag, author, sort = (state.split("|") + [""] * 5)[:5]
+            status, kind, tag, author, sort, challenge = (state.split("|") + [""] * 6)[:6]
             filters = ListFilters(
+                challenge=int(challenge) if challenge.isdigit() else None,
                 status=IdeaStatus(status) if status else None,
                 kind=kind or None,
                 tag=tag or None,
@@ -856,6 +868,8 @@ class Ideas(commands.Cog):
             title = f"Ideas · {order.value}" + (
                 f" · {render.status_label(status)}" if status else ""
             )
+            if filters.challenge is not None:
+                title += f" · challenge #{filters.challenge}"
         embed = render.page_embed(title, page, empty="No ideas match.")
         return embed, _pager(view, page, state)
 

@@ -371,3 +371,51 @@ async def test_bad_input_is_refused_with_an_ephemeral_error_and_changes_nothing(
         assert await _count(env, "ideas") == ideas
         assert await _count(env, "challenge_entries") == 1
         assert len(_bot_texts(env, c.announcements)) == 1
+
+
+async def test_an_ideas_challenge_is_on_its_card_in_idea_show_and_in_the_list_filter(
+    tmp_path: Path,
+) -> None:
+    clock = Clock()
+    async with _running(tmp_path, clock) as env:
+        d, c = env.driver, env.community
+        ideas = env.bot.services.ideas
+        answer = await _create(env)
+        assert answer.ephemeral and "Challenge #1" in answer.content
+        a = await _idea_number(
+            await _fill_idea(
+                env,
+                c.alice,
+                await d.slash(c.alice, "idea submit", channel=c.general, challenge=1),
+                "A buddy for each newcomer",
+            )
+        )
+        plain = await _idea_number(
+            await _fill_idea(
+                env,
+                c.bob,
+                await d.slash(c.bob, "idea submit", channel=c.general),
+                "Darker code blocks",
+            )
+        )
+        found = await ideas.get(c.guild.id, a)
+        assert found.card_message_id is not None
+        card = d.world.messages[found.card_message_id]
+        assert "🏁 #1 · Onboarding in one evening — 📥 Submitted" in embed_text(card)
+        other = await ideas.get(c.guild.id, plain)
+        assert other.card_message_id is not None
+        assert "🏁" not in embed_text(d.world.messages[other.card_message_id])
+
+        # A stage change edits the card.
+        said = await _slash(env, c.mod, "challenge stage", idea=a, stage="screened")
+        assert said.ephemeral and "Screened" in said.content
+        edited = await d.wait_for_edit(card, predicate=lambda m: "🔎 Screened" in embed_text(m))
+        assert "🏁 #1 · Onboarding in one evening" in embed_text(edited)
+
+        shown = await _slash(env, c.bob, "idea show", number=a)
+        assert "🏁 #1 · Onboarding in one evening — 🔎 Screened" in embed_text(shown)
+        listed = await _slash(env, c.bob, "idea list", challenge=1, sort="new")
+        assert f"**#{a}**" in embed_text(listed) and f"**#{plain}**" not in embed_text(listed)
+        assert "challenge #1" in embed_text(listed)
+        everything = await _slash(env, c.bob, "idea list", sort="new")
+        assert f"**#{plain}**" in embed_text(everything)

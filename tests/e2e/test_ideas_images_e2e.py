@@ -178,3 +178,23 @@ async def test_an_oversized_image_on_a_tagged_message_stores_nothing(env: Env) -
     await handlers_done(env)
     assert await idea_count(env) == before
     assert await env.bot.services.ideas.by_source(c.guild.id, posted.id) is None
+
+
+async def test_a_forum_posts_picture_is_on_its_card(env: Env) -> None:
+    c, d = env.community, env.driver
+    poster = await fresh_member(env, "Sketcher")
+    picture = png(40, 30, (20, 60, 200))
+    thread, starter = await d.create_forum_post(
+        c.forum,
+        poster,
+        "A dark theme for the editor",
+        "Here is how it could look.",
+        files=[("notes.txt", b"not a picture"), ("dark.png", picture)],
+    )
+    posted = await d.wait_for_message(thread, predicate=lambda m: bool(m.embeds))
+    await handlers_done(env)
+    found = await env.bot.services.ideas.by_source(c.guild.id, starter.id)
+    assert found is not None and found.source == "forum"
+    assert found.image_name == f"idea-{found.number}.png"
+    assert found.card_message_id == posted.id
+    assert _card_image(env, posted) == picture  # uploaded by the bot with the card

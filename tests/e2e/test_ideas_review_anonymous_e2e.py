@@ -314,3 +314,29 @@ async def test_the_queue_does_not_name_an_anonymous_author(env: Env) -> None:
     posted = await d.wait_for_message(c.ideas, predicate=lambda m: f"#{number} · " in embed_text(m))
     assert str(author.id) not in embed_text(posted) and posted.mention_ids == []
     await _settings(env)
+
+
+async def test_capturing_a_held_idea_again_does_not_reveal_it(env: Env) -> None:
+    c, d = env.community, env.driver
+    await _settings(env, ideas_review="all")
+    author, capturer = await fresh_member(env, "Quiet"), await fresh_member(env, "Catcher")
+    source = await d.post(c.general, author, "A calmer notification sound for mentions")
+    first = await reply_of(await d.message_command(capturer, "Capture as idea", source))
+    assert "waiting for a moderator's review" in first.content
+    held = await env.bot.services.ideas.by_source(c.guild.id, source.id)
+    assert held is not None and held.status is IdeaStatus.PENDING_REVIEW
+    stored = await idea_count(env)
+
+    # Another member learns that it was captured, not which idea it is.
+    other = await reply_of(await d.message_command(c.bob, "Capture as idea", source))
+    assert other.ephemeral and "already been captured" in other.content
+    assert "#" not in other.content and "review" not in other.content
+    # Its author is told it awaits review; a moderator gets its number and state.
+    own = await reply_of(await d.message_command(author, "Capture as idea", source))
+    assert own.ephemeral and f"your idea #{held.number}" in own.content
+    assert "waiting for a moderator's review" in own.content
+    mod = await reply_of(await d.message_command(c.mod, "Capture as idea", source))
+    assert mod.ephemeral and f"already idea #{held.number} (pending review" in mod.content
+    assert await idea_count(env) == stored  # none of the answers stored anything
+    assert (await idea(env, held.number)).status is IdeaStatus.PENDING_REVIEW
+    await _settings(env)

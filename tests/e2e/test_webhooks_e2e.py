@@ -142,6 +142,8 @@ async def test_events_arrive_signed_once_each_and_a_500_is_retried(
     assert not verify("another secret", sent.body, sent.signature)
     assert sent.json["idea"]["title"] == "Sync ideas to our tracker"
     assert sent.json["idea"]["author_id"] == str(author.id)
+    # Sent once the card was posted: the payload links it.
+    assert sent.json["idea"]["url"] == first.card_url is not None
 
     # The receiver fails once: the delivery is retried (same id) after the backoff.
     receiver.statuses.append(500)
@@ -212,6 +214,101 @@ async def test_repeated_failures_disable_the_webhook_with_a_mod_log_note(
     CLOCK.advance(timedelta(hours=1))
     await env.bot.services.timers.run_due()
     assert len(receiver.requests) == FAILURE_LIMIT
+
+
+async def test_the_disabled_note_is_retried_until_the_mod_log_shows_it_once(
+    env: Env, receiver: Receiver
+) -> None:
+    """The note is recorded with the change that disables the webhook: a Discord error
+    when posting it is retried (once shown, never again)."""
+    c, d = env.community, env.driver
+    for view in await env.bot.services.webhooks.overview(c.guild.id):
+        await env.bot.services.webhooks.remove(c.guild.id, view.webhook.id, c.mod.id)
+    hook_id, _ = await _add(env, receiver.url + "/flaky", events="created")
+    # The moderator's own mod-log entry is posted after the answer: wait for it.
+    await d.wait_for_message(
+        c.modlog,
+        predicate=lambda m: f"#{hook_id} " in str(m.embeds) and "webhook.add" in str(m.embeds),
+    )
+    receiver.requests.clear()
+    receiver.statuses.extend([503] * FAILURE_LIMIT)
+    await publish(env, await fresh_member(env, "Unheard"), "Another unheard idea")
+    await receiver.wait_for("idea.created")
+    await env.bot.services.webhooks.settle()
+    for n in range(2, FAILURE_LIMIT):
+        CLOCK.advance(timedelta(hours=1))
+        await env.bot.services.timers.run_due()
+        await receiver.wait_for("idea.created", n)
+
+    def notes() -> list[object]:
+        return [
+            m
+            for m in d.messages_in(c.modlog)
+            if m.embeds and f"Webhook #{hook_id} (" in str(m.embeds[0].get("description"))
+        ]
+
+    # Discord fails the note when the last attempt disables the webhook.
+    outage = d.sandbox.faults.fail("POST", "/channels/{channel_id}/messages", 503, times=1)
+    CLOCK.advance(timedelta(hours=1))
+    await env.bot.services.timers.run_due()
+    await receiver.wait_for("idea.created", FAILURE_LIMIT)
+    assert outage.hits == 1 and notes() == []
+    (view,) = await env.bot.services.webhooks.overview(c.guild.id)
+    assert view.webhook.disabled_at is not None
+    pending = await env.bot.services.db.fetchval(
+        "SELECT count(*) FROM timers WHERE kind = 'webhooks.disabled_note' AND key = ? "
+        "AND done_at IS NULL",
+        (f"disabled:{hook_id}",),
+    )
+    assert pending == 1
+
+    # The retry posts it; later runs do not post it again.
+    CLOCK.advance(timedelta(hours=1))
+    await env.bot.services.timers.run_due()
+    await d.wait_for_message(c.modlog, predicate=lambda m: bool(notes()))
+    CLOCK.advance(timedelta(hours=1))
+    await env.bot.services.timers.run_due()
+    assert len(notes()) == 1
+
+
+async def test_idea_created_waits_for_the_card_and_carries_its_url(
+    env: Env, receiver: Receiver
+) -> None:
+    """The event is committed before the card exists: a card that Discord refuses at first
+    holds the delivery back (nothing is sent without the link), and its posting sends it."""
+    c, d = env.community, env.driver
+    for view in await env.bot.services.webhooks.overview(c.guild.id):
+        await env.bot.services.webhooks.remove(c.guild.id, view.webhook.id, c.mod.id)
+    await _add(env, receiver.url + "/cards", events="created")
+    receiver.requests.clear()
+    member = await fresh_member(env, "Linked")
+    outage = d.sandbox.faults.fail("POST", "/channels/{channel_id}/messages", 503, times=1)
+    opened = await d.slash(member, "idea submit", channel=c.general)
+    form = (await opened.response()).modal
+    assert form is not None
+    title_id, body_id = list(form.fields)
+    answer = await reply_of(
+        await d.submit_modal(member, form, {title_id: "Link every card", body_id: "Please"})
+    )
+    number = int(answer.content.split("#")[1].split(".")[0])
+    await env.bot.services.webhooks.settle()
+    assert outage.hits == 1
+    stored = await env.bot.services.ideas.get(c.guild.id, number)
+    assert stored.card_message_id is None  # the card failed: nothing was sent yet
+    assert [r for r in receiver.requests if r.event == "idea.created"] == []
+
+    # The card's retry posts it; the delivery follows at once, with the card's link.
+    CLOCK.advance(timedelta(minutes=1))
+    await env.bot.services.timers.run_due()
+    (sent,) = await receiver.wait_for("idea.created")
+    shown = await env.bot.services.ideas.get(c.guild.id, number)
+    assert shown.card_url is not None and sent.json["idea"]["url"] == shown.card_url
+    assert sent.json["idea"]["number"] == number
+    # Sent once: its safety-net time passing sends nothing more.
+    CLOCK.advance(timedelta(minutes=10))
+    await env.bot.services.timers.run_due()
+    await env.bot.services.webhooks.settle()
+    assert len([r for r in receiver.requests if r.event == "idea.created"]) == 1
 
 
 @pytest.mark.parametrize(

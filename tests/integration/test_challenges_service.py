@@ -443,3 +443,61 @@ async def test_the_challenge_queries_use_indexes(services: Services, clock: Cloc
             part for part in detail.split(" | ") if part.startswith("SCAN") and "USING" not in part
         ]
         assert not scans, (name, sql, detail)
+
+
+async def test_an_ideas_challenge_and_stage_are_on_it_and_filter_the_list(
+    services: Services, clock: Clock
+) -> None:
+    from bot.domain.idea_model import ChallengeTag, ListFilters
+    from bot.domain.ranking import SortOrder
+    from bot.render.ideas import detail_embed, idea_card
+
+    challenge = await _challenge(services, clock)
+    g, ideas = challenge.guild_id, services.ideas
+    submitted = await services.ideas.submit(
+        IdeaDraft(g, ALICE, "Pair newcomers up", "", challenge=challenge.number),
+        check_rate=False,
+    )
+    # The card is drawn from what submit returns: it already names the challenge.
+    tag = ChallengeTag(challenge.number, challenge.title, Stage.SUBMITTED.value)
+    assert submitted.idea.challenge == tag
+    other = (await ideas.submit(IdeaDraft(g, BOB, "Unrelated", ""), check_rate=False)).idea
+    assert other.challenge is None
+
+    before = await ideas.get(g, submitted.idea.number)
+    await services.challenges.set_stage(g, before.number, Stage.SCREENED, STAFF)
+    after = await ideas.get(g, before.number)
+    assert after.challenge == ChallengeTag(challenge.number, challenge.title, "screened")
+    assert after.card_version > before.card_version  # the card is edited to show it
+    card = str(idea_card(after, oppose_enabled=False).to_dict())
+    assert f"🏁 #{challenge.number} · {challenge.title} — 🔎 Screened" in card
+    assert "Onboarding in one evening" in str(detail_embed(after, oppose_enabled=False).to_dict())
+
+    listed = await ideas.browse(g, ListFilters(challenge=challenge.number), SortOrder.NEW)
+    assert [i.number for i in listed.items] == [after.number]
+    assert (await ideas.browse(g, ListFilters(challenge=99), SortOrder.NEW)).total == 0
+    assert (await ideas.browse(g, ListFilters(), SortOrder.NEW)).total == 2
+
+
+async def test_the_entries_export_and_public_posts_do_not_name_an_anonymous_author(
+    services: Services, clock: Clock
+) -> None:
+    from bot.domain.idea_model import ANONYMOUS_AUTHOR
+
+    challenge = await _challenge(services, clock)
+    g = challenge.guild_id
+    await services.guild_settings.set_values(g, {"ideas_anonymous": True}, STAFF)
+    await services.ideas.submit(
+        IdeaDraft(g, ALICE, "Quiet idea", "", challenge=challenge.number, anonymous=True),
+        check_rate=False,
+    )
+    await _submit(services, challenge, BOB, "Signed idea")
+    rows = [r async for r in services.exports.rows("challenge_entries", g)]
+    assert [r["author_id"] for r in rows] == [ANONYMOUS_AUTHOR, BOB]
+    # Public posts (the wildcard line, the results) say "a member" for it.
+    from bot.render.challenges import credit, wildcard_line
+
+    quiet, signed = (await services.challenges.view(g, challenge.number, staff=False)).entries
+    assert quiet.anonymous and not signed.anonymous
+    assert credit(quiet) == "a member" and str(ALICE) not in wildcard_line(quiet)
+    assert credit(signed) == f"<@{BOB}>"

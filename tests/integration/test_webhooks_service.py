@@ -169,3 +169,34 @@ async def test_closing_the_services_stops_the_webhook_consumer_first(
     assert consuming is not None and consuming.done()
     # It never ran against a closed database (that was logged as a failed outbox read).
     assert not [r for r in caplog.records if r.name == "bot.services.webhooks"]
+
+
+async def test_idea_created_waits_for_the_card_then_carries_its_url(services: Services) -> None:
+    from bot.services.webhooks import CARD_WAIT
+
+    ideas, hooks = services.ideas, services.webhooks
+    await _hook(services, ("idea.created",))
+    submitted = (await ideas.submit(IdeaDraft(GUILD, AUTHOR, "Link me", ""), check_rate=False)).idea
+    assert await hooks.card_posted(submitted.id) == 0  # no card yet: nothing to send
+    await hooks.consume()
+    ((_, _, body),) = await _deliveries(services)
+    assert body["idea"]["url"] is None
+    row = await services.db.fetchone(
+        "SELECT key, due_at, payload FROM timers WHERE kind = ? AND done_at IS NULL",
+        (DELIVER_TIMER,),
+    )
+    assert row is not None and orjson.loads(row[2])["card_of"] == submitted.id
+    # Held back (the safety net's time), not sent at once.
+    assert datetime.fromisoformat(row[1]) > datetime.now(UTC) + CARD_WAIT / 2
+    assert await hooks.card_posted(submitted.id) == 0  # still no card
+
+    await ideas.attach_card(submitted.id, 555, 666, None, submitted.card_version)
+    assert await hooks.card_posted(submitted.id) == 1
+    ((_, _, body),) = await _deliveries(services)
+    assert body["idea"]["url"] == f"https://discord.com/channels/{GUILD}/555/666"
+    again = await services.db.fetchone(
+        "SELECT due_at, payload FROM timers WHERE key = ?", (row[0],)
+    )
+    assert again is not None and "card_of" not in orjson.loads(again[1])
+    assert datetime.fromisoformat(again[0]) <= datetime.now(UTC)  # sent now
+    assert await hooks.card_posted(submitted.id) == 0  # once

@@ -55,9 +55,12 @@ class PointsQueries:
         *,
         recent: int = 5,
         exclude: Container[int] | None = None,
+        viewer_id: int | None = None,
     ) -> MemberPoints:
         """A member's totals, rank and latest entries. The rank counts the members with
         more points, leaving out those in ``exclude`` (who left, staff) as leaderboards do.
+        Entries an anonymous idea paid its author are listed only to that member
+        (``viewer_id``): to anyone else they would name the author.
         """
 
         def read(tx: Tx) -> tuple[MemberPoints, list[int]]:
@@ -69,7 +72,9 @@ class PointsQueries:
                     rank = repo.rank_of(tx, guild_id, all_time)
                 else:
                     above = repo.members_above(tx, guild_id, all_time)
-            entries = repo.recent_entries(tx, guild_id, member_id, recent)
+            entries = repo.recent_entries(
+                tx, guild_id, member_id, recent, hide_anonymous=viewer_id != member_id
+            )
             season_no, _ = repo.current_season(tx, guild_id)
             card = MemberPoints(member_id, all_time, season, season_no, rank, entries)
             return card, above
@@ -83,9 +88,15 @@ class PointsQueries:
             )
         return card
 
-    async def history(self, guild_id: int, member_id: int, *, limit: int = 20) -> list[LedgerEntry]:
-        """A member's latest ledger entries, newest first (moderators)."""
-        return await self._db.read(lambda tx: repo.recent_entries(tx, guild_id, member_id, limit))
+    async def history(
+        self, guild_id: int, member_id: int, *, limit: int = 20, viewer_id: int | None = None
+    ) -> list[LedgerEntry]:
+        """A member's latest ledger entries, newest first (moderators); entries an
+        anonymous idea paid its author only when the viewer is that member."""
+        hide = viewer_id != member_id
+        return await self._db.read(
+            lambda tx: repo.recent_entries(tx, guild_id, member_id, limit, hide_anonymous=hide)
+        )
 
     async def totals(self, guild_id: int, member_id: int) -> tuple[int, int]:
         """(all-time, season) points of one member."""

@@ -227,13 +227,20 @@ class PointsService:
         *,
         recent: int = 5,
         exclude: Container[int] | None = None,
+        viewer_id: int | None = None,
     ) -> MemberPoints:
-        """A member's totals, rank (leaving out ``exclude``) and latest entries."""
-        return await self._queries.show(guild_id, member_id, recent=recent, exclude=exclude)
+        """A member's totals, rank (leaving out ``exclude``) and latest entries; those an
+        anonymous idea paid them only when ``viewer_id`` is the member."""
+        return await self._queries.show(
+            guild_id, member_id, recent=recent, exclude=exclude, viewer_id=viewer_id
+        )
 
-    async def history(self, guild_id: int, member_id: int, *, limit: int = 20) -> list[LedgerEntry]:
-        """A member's latest ledger entries, newest first (moderators)."""
-        return await self._queries.history(guild_id, member_id, limit=limit)
+    async def history(
+        self, guild_id: int, member_id: int, *, limit: int = 20, viewer_id: int | None = None
+    ) -> list[LedgerEntry]:
+        """A member's latest ledger entries, newest first (moderators); those an anonymous
+        idea paid them only when ``viewer_id`` is the member (others use /idea show)."""
+        return await self._queries.history(guild_id, member_id, limit=limit, viewer_id=viewer_id)
 
     async def totals(self, guild_id: int, member_id: int) -> tuple[int, int]:
         """(all-time, season) points of one member."""
