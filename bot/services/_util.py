@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
 
 from bot.domain.errors import DomainError
 from bot.domain.publishing import Publication
 from bot.errors import InvalidInput
+from bot.storage import Tx
+from bot.storage import timers as timers_repo
+from bot.storage.common import to_iso
 
 #: More pages than any list has. Page numbers come back in custom_ids, which a member can
 #: forge: clamped to this, a page's row offset always fits SQLite's 64-bit integers.
@@ -65,3 +70,21 @@ class TimerRunner(Protocol):
     async def run_written(self, written: Publication) -> bool: ...
 
     async def wake(self) -> None: ...
+
+
+def publish_now(
+    conn: Tx, guild_id: int, kind: str, key: str, now: datetime, payload: dict[str, Any]
+) -> Publication:
+    """Write a publication row due ``now`` in the caller's unit (what must then appear in
+    Discord is recorded with the change; the timers run it and retry it until done)."""
+    due = to_iso(now)
+    timer_id = timers_repo.upsert_timer(conn, guild_id, kind, key, due, payload)
+    return Publication(timer_id, guild_id, kind, key, due, payload)
+
+
+async def run_written(timers: TimerRunner | None, publications: Iterable[Publication]) -> None:
+    """Have the publications a unit wrote run at once (None: they wait for the next start)."""
+    if timers is None:
+        return
+    for publication in publications:
+        await timers.run_written(publication)

@@ -24,7 +24,7 @@ member and place (its award keys).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -68,7 +68,7 @@ from bot.domain.publishing import Publication
 from bot.domain.text import clean_block
 from bot.domain.timeparse import parse_when
 from bot.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from bot.services._util import DueTimer, TimerRunner, domain_errors
+from bot.services._util import DueTimer, TimerRunner, domain_errors, publish_now, run_written
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.ideas import IdeaService
 from bot.services.points import PointsService
@@ -172,19 +172,10 @@ class ChallengeService:
         self.timers = timers
 
     # -- helpers -------------------------------------------------------------------------
-    async def _run(self, publications: Sequence[Publication]) -> None:
-        if self.timers is None:
-            return
-        for publication in publications:
-            await self.timers.run_written(publication)
+    async def _run(self, publications: Iterable[Publication]) -> None:
+        await run_written(self.timers, publications)
 
-    @staticmethod
-    def _publish(
-        conn: Tx, guild_id: int, kind: str, key: str, now: datetime, payload: dict[str, Any]
-    ) -> Publication:
-        due = to_iso(now)
-        timer_id = timers_repo.upsert_timer(conn, guild_id, kind, key, due, payload)
-        return Publication(timer_id, guild_id, kind, key, due, payload)
+    _publish = staticmethod(publish_now)
 
     def _post(self, conn: Tx, challenge: Challenge, what: str, now: datetime) -> Publication:
         payload = {"challenge_id": challenge.id, "what": what, "at": to_iso(now)}

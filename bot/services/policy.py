@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -68,7 +68,7 @@ from bot.domain.publishing import Publication
 from bot.domain.text import clean_line
 from bot.domain.timeparse import parse_duration, parse_when
 from bot.errors import Conflict, InvalidInput, NotFound, RateLimited
-from bot.services._util import DueTimer, TimerRunner, domain_errors
+from bot.services._util import DueTimer, TimerRunner, domain_errors, publish_now, run_written
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.ideas import IdeaService
 from bot.services.points import PointsService
@@ -190,20 +190,10 @@ class PolicyService:
             )
         return cached
 
-    async def _run(self, publications: tuple[Publication, ...]) -> None:
-        if self.timers is None:
-            return
-        for publication in publications:
-            await self.timers.run_written(publication)
+    async def _run(self, publications: Iterable[Publication]) -> None:
+        await run_written(self.timers, publications)
 
-    @staticmethod
-    def _publish(
-        conn: Tx, guild_id: int, kind: str, key: str, now: datetime, payload: dict[str, Any]
-    ) -> Publication:
-        """Write a publication row due now (in the caller's unit)."""
-        due = to_iso(now)
-        timer_id = timers_repo.upsert_timer(conn, guild_id, kind, key, due, payload)
-        return Publication(timer_id, guild_id, kind, key, due, payload)
+    _publish = staticmethod(publish_now)
 
     def _post(self, conn: Tx, policy: Policy, what: Post, now: datetime) -> Publication:
         payload: dict[str, Any] = {
