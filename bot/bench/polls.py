@@ -156,7 +156,11 @@ async def measure_ballots(
         shutil.copyfile(service_path, raw_path)
 
         services = await _services(service_path)
-        raw = await raw_sql.RawWriter(raw_path).open()
+        # Configured as the bot's writer (foreign keys enforced, statement journal in
+        # memory), as in `bench ideas`: only the way rows are written differs.
+        raw = await raw_sql.RawWriter(
+            raw_path, busy_timeout_ms=services.settings.database.busy_timeout_ms
+        ).open()
         batch = services.settings.database.batch_max_rows
         service_rates: list[float] = []
         raw_rates: list[float] = []

@@ -408,6 +408,31 @@ async def test_a_full_batch_commits_without_waiting_for_more_writers(tmp_path: P
         assert await db.fetchval("SELECT count(*) FROM t") == 200
 
 
+async def test_the_next_batch_is_handed_to_the_thread_before_callers_wake(
+    tmp_path: Path,
+) -> None:
+    # Two full units at once: two batches. When the first batch's caller wakes, the
+    # second batch has left the queue for the writer's thread already, so its SQL runs
+    # while the first batch's callers do their work (not after it).
+    async with Database(tmp_path / "p.db", batch_max_rows=100, batch_max_delay_ms=2) as db:
+        await db.run_exclusive(lambda c: c.execute("CREATE TABLE t (v INTEGER)"))
+
+        def rows(first: int) -> Any:
+            return lambda c: c.executemany(
+                "INSERT INTO t VALUES (?)", [(i,) for i in range(first, first + 100)]
+            )
+
+        batches = db.stats.batches
+        first = db.submit(rows(0), weight=100)
+        second = db.submit(rows(100), weight=100)
+        queued_when_first_woke: list[int] = []
+        first.add_done_callback(lambda _: queued_when_first_woke.append(len(db._queue)))
+        await asyncio.wait_for(asyncio.gather(first, second), 5)
+        assert queued_when_first_woke == [0]
+        assert db.stats.batches == batches + 2
+        assert await db.fetchval("SELECT count(*) FROM t") == 200
+
+
 async def test_a_lone_write_commits_without_waiting_for_company(tmp_path: Path) -> None:
     # The same hour-long gather window: a lone unit that waited would never commit here.
     async with Database(tmp_path / "l.db", batch_max_rows=100, batch_max_delay_ms=3_600_000) as db:
