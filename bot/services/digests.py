@@ -418,14 +418,18 @@ class DigestService:
             if len(periods) > 1
             else Period(period.start - (period.end - period.start), period.start)
         )
-        # The chart's periods include this one and the previous: their counts are read
-        # once, by the chart, and the ideas' section and headline take them from there.
+        # The chart's twelve periods of counts are read on the report connection while the
+        # sections read on the reader (two threads, two cores: SQLite runs without the
+        # GIL). Its last two periods are this one and the previous, whose counts the
+        # ideas' section and headline read first: the chart, reaching them last, takes
+        # them from ``known`` instead of reading them again.
         known: dict[tuple[int, str, str], tuple[dict[str, int], int]] = {}
-        chart = await self._db.read(lambda c: _chart(c, guild_id, periods, config.timezone, known))
         token = _KNOWN_COUNTS.set(known)
         try:
-            current_parts, previous_parts = await asyncio.gather(
-                self._collect(guild_id, period), self._collect(guild_id, previous, headline=True)
+            chart, current_parts, previous_parts = await asyncio.gather(
+                self._db.report(lambda c: _chart(c, guild_id, periods, config.timezone, known)),
+                self._collect(guild_id, period),
+                self._collect(guild_id, previous, headline=True),
             )
         finally:
             _KNOWN_COUNTS.reset(token)
@@ -445,18 +449,25 @@ class DigestService:
     async def _collect(
         self, guild_id: int, period: Period, *, headline: bool = False
     ) -> list[DigestSection]:
-        out: list[DigestSection] = []
-        for name, provider in list(self._sections.items()):
-            if headline:
-                provider = self._headlines.get(name, provider)
+        # The sections read at the same time (their reads queue on the reader while the
+        # ideas' trailing year and the chart read on the report connection), and come out
+        # in registration order. One failing section is logged and left out.
+        async def one(name: str, provider: SectionProvider) -> Any:
             try:
-                result = await provider(guild_id, period)
+                return await provider(guild_id, period)
             except Exception:
                 log.exception("Digest section %s failed for guild %s", name, guild_id)
-                continue
-            if result is None:
-                continue
-            out.extend([result] if isinstance(result, DigestSection) else result)
+                return None
+
+        providers = [
+            (name, self._headlines.get(name, provider) if headline else provider)
+            for name, provider in self._sections.items()
+        ]
+        results = await asyncio.gather(*(one(name, provider) for name, provider in providers))
+        out: list[DigestSection] = []
+        for result in results:
+            if result is not None:
+                out.extend([result] if isinstance(result, DigestSection) else result)
         return out
 
     async def _ideas_sections(self, guild_id: int, period: Period) -> list[DigestSection]:
@@ -685,8 +696,10 @@ def _headline(current: Sequence[DigestSection], previous: Sequence[DigestSection
     )
 
 
-#: Within one build: (guild, start, end) → (new ideas by status, votes), as the chart read
-#: them. A context variable: each build (and the section tasks it gathers) sees its own.
+#: Within one build: (guild, start, end) → (new ideas by status, votes), read once and
+#: shared by the sections and the chart (on two connections: a dict's get and set are
+#: atomic, and a count read twice in a race is the same count). A context variable: each
+#: build (and the section tasks it gathers) sees its own.
 _KNOWN_COUNTS: contextvars.ContextVar[
     dict[tuple[int, str, str], tuple[dict[str, int], int]] | None
 ] = contextvars.ContextVar("digest_known_counts", default=None)

@@ -4,6 +4,7 @@ using their indexes."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot.app import Services, create_services
-from bot.domain.digest_model import RunKind, RunStatus
+from bot.domain.digest_model import DigestSection, Period, RunKind, RunStatus
 from bot.scheduling.timers import Timer
 from bot.services.digests import DUE, PUBLISH, due_key
 from bot.settings import Settings
@@ -183,5 +184,39 @@ async def test_period_queries_use_their_indexes(settings: Settings, name: str) -
 
     try:
         await services.db.read(plan)
+    finally:
+        await services.close()
+
+
+async def test_sections_read_together_come_out_in_order_and_one_failing_is_left_out(
+    settings: Settings, clock: Clock
+) -> None:
+    # "first" waits until "second" has started: read one after the other, the build would
+    # never finish. The output keeps registration order; a failing section is logged and
+    # left out, the others stand.
+    services = await started(settings, clock, [])
+    try:
+        second_started = asyncio.Event()
+
+        async def first(guild_id: int, period: Period) -> DigestSection:
+            await second_started.wait()
+            return DigestSection("first", "First", ("one",))
+
+        async def second(guild_id: int, period: Period) -> DigestSection:
+            second_started.set()
+            return DigestSection("second", "Second", ("two",))
+
+        async def broken(guild_id: int, period: Period) -> DigestSection:
+            raise RuntimeError("a section's bug")
+
+        services.digests.register_section("first", first)
+        services.digests.register_section("broken", broken)
+        services.digests.register_section("second", second)
+        period = Period(MONDAY - timedelta(days=7), MONDAY)
+        digest = await asyncio.wait_for(services.digests.build(GUILD, period), 10)
+        keys = [section.key for section in digest.sections]
+        assert keys.index("first") < keys.index("second")
+        assert "broken" not in keys
+        assert keys[0] == "headline"
     finally:
         await services.close()
