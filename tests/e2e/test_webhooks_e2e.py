@@ -121,6 +121,10 @@ async def _add(env: Env, url: str, events: str = "all") -> tuple[int, str]:
     assert reply.ephemeral, reply.content
     found = re.search(r"\*\*#(\d+)\*\*.*?```\n([0-9a-f]{64})\n```", reply.content, re.S)
     assert found, reply.content
+    # The mod-log line follows the reply: waited for, so that no fault a test sets up next
+    # meets this post instead of the one it aims at.
+    modlog = env.community.modlog
+    await env.driver.wait_for_message(modlog, predicate=lambda m: url in embed_text(m))
     return int(found.group(1)), found.group(2)
 
 
@@ -224,12 +228,7 @@ async def test_the_disabled_note_is_retried_until_the_mod_log_shows_it_once(
     c, d = env.community, env.driver
     for view in await env.bot.services.webhooks.overview(c.guild.id):
         await env.bot.services.webhooks.remove(c.guild.id, view.webhook.id, c.mod.id)
-    hook_id, _ = await _add(env, receiver.url + "/flaky", events="created")
-    # The moderator's own mod-log entry is posted after the answer: wait for it.
-    await d.wait_for_message(
-        c.modlog,
-        predicate=lambda m: f"#{hook_id} " in str(m.embeds) and "webhook.add" in str(m.embeds),
-    )
+    hook_id, _ = await _add(env, receiver.url + "/flaky", events="created")  # and its mod-log line
     receiver.requests.clear()
     receiver.statuses.extend([503] * FAILURE_LIMIT)
     await publish(env, await fresh_member(env, "Unheard"), "Another unheard idea")
