@@ -698,8 +698,9 @@ def _headline(current: Sequence[DigestSection], previous: Sequence[DigestSection
 
 #: Within one build: (guild, start, end) → (new ideas by status, votes), read once and
 #: shared by the sections and the chart (on two connections: a dict's get and set are
-#: atomic, and a count read twice in a race is the same count). A context variable: each
-#: build (and the section tasks it gathers) sees its own.
+#: atomic; a count both read in a race differs at most by what committed in between, as
+#: the trailing year read beside them may). A context variable: each build (and the
+#: section tasks it gathers) sees its own.
 _KNOWN_COUNTS: contextvars.ContextVar[
     dict[tuple[int, str, str], tuple[dict[str, int], int]] | None
 ] = contextvars.ContextVar("digest_known_counts", default=None)
