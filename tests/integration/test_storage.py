@@ -412,8 +412,8 @@ async def test_the_next_batch_is_handed_to_the_thread_before_callers_wake(
     tmp_path: Path,
 ) -> None:
     # Two full units at once: two batches. When the first batch's caller wakes, the
-    # second batch has left the queue for the writer's thread already, so its SQL runs
-    # while the first batch's callers do their work (not after it).
+    # second batch has left the queue for the writer's thread already: the writer never
+    # waits for a batch's callers to run before starting the next.
     async with Database(tmp_path / "p.db", batch_max_rows=100, batch_max_delay_ms=2) as db:
         await db.run_exclusive(lambda c: c.execute("CREATE TABLE t (v INTEGER)"))
 
