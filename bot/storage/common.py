@@ -5,8 +5,12 @@ run on: writes are units for :meth:`Database.write`, reads go to :meth:`Database
 
 from __future__ import annotations
 
+import re
 import sqlite3
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -33,6 +37,74 @@ def to_iso(moment: datetime) -> str:
 
 def from_iso(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
+
+
+# -- many rows in few statements ----------------------------------------------------------
+#: Rows per multi-row INSERT (fewer if the connection's variable limit is lower). Measured
+#: on 500 ballot and ledger rows: about 40 % less time than ``executemany`` from 64 rows
+#: per statement up, and the GIL is released once per statement instead of once per row,
+#: so the event loop and the writer's thread stop trading it back and forth (see
+#: ``cocreate bench polls``).
+ROWS_PER_STATEMENT = 128
+_NUMBERED = re.compile(r"\?(\d+)")
+
+
+def insert_values(
+    conn: sqlite3.Connection, head: str, row: str, rows: Sequence[Sequence[Any]], tail: str = ""
+) -> int:
+    """Run ``{head} VALUES {row}, {row}, … {tail}`` over ``rows``, in order, with the
+    outcome of ``executemany`` of ``{head} VALUES {row} {tail}``: each row conflicts with
+    those written before it, in the same statement too. Returns the rows changed.
+
+    ``row`` is a placeholder tuple, either plain (``(?, ?, ?)``) or numbered from 1 within
+    the row (``(?1, ?2, ?2)``), as long as each row has one value per number. Statements
+    come in a few fixed sizes (full ones, then powers of two), so SQLite's statement cache
+    keeps them all prepared."""
+    if not rows:
+        return 0
+    width = len(rows[0])
+    most = max(
+        1, min(ROWS_PER_STATEMENT, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width)
+    )
+    changed = 0
+    for start, count in _chunks(len(rows), most):
+        sql = _values_sql(head, row, tail, width, count)
+        params = list(chain.from_iterable(rows[start : start + count]))
+        changed += conn.execute(sql, params).rowcount
+    return changed
+
+
+def _chunks(total: int, most: int) -> Iterator[tuple[int, int]]:
+    """(start, count) pieces of ``total``: as many of ``most`` as fit, then the rest in
+    descending powers of two."""
+    start = 0
+    while total - start >= most:
+        yield start, most
+        start += most
+    rest = total - start
+    bit = 1 << max(0, rest.bit_length() - 1)
+    while rest:
+        if rest & bit:
+            yield start, bit
+            start += bit
+            rest -= bit
+        bit >>= 1
+
+
+@lru_cache(maxsize=256)
+def _values_sql(head: str, row: str, tail: str, width: int, count: int) -> str:
+    numbers = [int(n) for n in _NUMBERED.findall(row)]
+    if (max(numbers) if numbers else row.count("?")) != width:
+        raise ValueError(f"{row!r} does not take rows of {width} values")
+    if numbers:
+        pieces = _NUMBERED.split(row)  # text, number, text, number, ..., text
+        values = ", ".join(
+            "".join(p if i % 2 == 0 else f"?{int(p) + k * width}" for i, p in enumerate(pieces))
+            for k in range(count)
+        )
+    else:  # plain placeholders number themselves on from the previous row's
+        values = ", ".join([row] * count)
+    return f"{head} VALUES {values}{tail}"
 
 
 # -- meta --------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from bot.domain.points_model import LedgerEntry
+from bot.storage.common import insert_values
 
 
 def ts(moment: datetime) -> str:
@@ -178,11 +179,14 @@ def insert_entry(conn: sqlite3.Connection, entry: NewEntry) -> int | None:
 # Adds to the totals and, in the same statement, to the day's cap counters. A row keeps
 # the counters of one day (only the current day's can limit an award): a later day starts
 # them again; an earlier one (a clock set back) leaves them alone.
-_TOTALS_UPSERT = (
+_TOTALS_HEAD = (
     "INSERT INTO points_totals (guild_id, member_id, all_time, season, updated_at, cap_day, "
     + ", ".join(CAP_COLUMNS.values())
-    + ") VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
-    "ON CONFLICT (guild_id, member_id) DO UPDATE SET "
+    + ")"
+)
+_TOTALS_ROW = "(?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+_TOTALS_TAIL = (
+    " ON CONFLICT (guild_id, member_id) DO UPDATE SET "
     "all_time = all_time + excluded.all_time, season = season + excluded.season, "
     "updated_at = excluded.updated_at, "
     + "".join(
@@ -192,6 +196,7 @@ _TOTALS_UPSERT = (
     )
     + "cap_day = MAX(cap_day, excluded.cap_day)"
 )
+_TOTALS_UPSERT = f"{_TOTALS_HEAD} VALUES {_TOTALS_ROW}{_TOTALS_TAIL}"
 
 
 def totals_row(
@@ -218,7 +223,7 @@ def add_to_totals(
 
 def add_to_totals_many(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
     """:func:`add_to_totals` for rows made by :func:`totals_row`."""
-    conn.executemany(_TOTALS_UPSERT, rows)
+    insert_values(conn, _TOTALS_HEAD, _TOTALS_ROW, rows, _TOTALS_TAIL)
 
 
 def give_back_cap(
@@ -283,15 +288,14 @@ def insert_entries(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> int
     """Append entries given as (id, guild, member, delta, kind, reason, source_kind,
     source_id, award_key, actor, withheld, created_at); returns how many went in (an entry
     whose award key was used before is left out)."""
-    if not rows:
-        return 0
-    cur = conn.executemany(
+    return insert_values(
+        conn,
         "INSERT INTO points_ledger (id, guild_id, member_id, delta, kind, reason, source_kind, "
-        "source_id, award_key, actor_id, withheld, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, award_key) DO NOTHING",
+        "source_id, award_key, actor_id, withheld, created_at)",
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
+        " ON CONFLICT (guild_id, award_key) DO NOTHING",
     )
-    return int(cur.rowcount)
 
 
 def entry_by_key(conn: sqlite3.Connection, guild_id: int, award_key: str) -> sqlite3.Row | None:

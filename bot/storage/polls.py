@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from bot.domain.poll_model import Poll, PollDraft, PollKind, PollMode
-from bot.storage.common import to_iso
+from bot.storage.common import insert_values, to_iso
 
 
 def insert_poll(conn: sqlite3.Connection, draft: PollDraft, key: bytes | None, now: str) -> int:
@@ -143,12 +143,13 @@ def answers_of(
 
 def put_answers(conn: sqlite3.Connection, rows: Sequence[tuple[int, str, int, str]]) -> None:
     """Upsert (poll, voter, guild, answer JSON) rows."""
-    if rows:
-        conn.executemany(
-            "INSERT INTO poll_ballots (poll_id, voter, guild_id, answer) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (poll_id, voter) DO UPDATE SET answer = excluded.answer",
-            rows,
-        )
+    insert_values(
+        conn,
+        "INSERT INTO poll_ballots (poll_id, voter, guild_id, answer)",
+        "(?, ?, ?, ?)",
+        rows,
+        " ON CONFLICT (poll_id, voter) DO UPDATE SET answer = excluded.answer",
+    )
 
 
 def get_answer(conn: sqlite3.Connection, poll_id: int, voter: str) -> Any:
