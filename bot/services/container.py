@@ -59,13 +59,16 @@ class Services:
     clock: Callable[[], datetime] = field(default=utcnow)
 
     async def start(self) -> MigrationReport:
-        """Open the database and bring its schema up to date."""
+        """Open the database, bring its schema up to date and read what the hot paths
+        keep in memory (the open polls)."""
         await self.db.open()
         try:
-            return await migrate(self.db, self.settings)
+            report = await migrate(self.db, self.settings)
+            await self.polls.warm()
         except BaseException:
             await self.db.close()
             raise
+        return report
 
     async def close(self) -> None:
         """Stop the webhook sends (their rows resume at the next start), commit what is

@@ -106,6 +106,17 @@ def ballot_context(conn: sqlite3.Connection, poll_id: int) -> sqlite3.Row | None
     return row
 
 
+def open_ballot_contexts(conn: sqlite3.Connection, limit: int) -> list[sqlite3.Row]:
+    """:func:`ballot_context` of up to ``limit`` open polls (the soonest to close first),
+    with their ``id``: read once at start."""
+    return conn.execute(
+        "SELECT id, guild_id, kind, mode, options, max_picks, eligible_role_id, ballot_key, "
+        "anonymous, native, hide_results, closes_at, closed_at FROM polls "
+        "WHERE closed_at IS NULL ORDER BY closes_at, id LIMIT ?",
+        (limit,),
+    ).fetchall()
+
+
 def poll_states(
     conn: sqlite3.Connection, poll_ids: Collection[int]
 ) -> dict[int, tuple[int, str | None, str]]:

@@ -27,6 +27,7 @@ from bot.services.polls import (
     voter_hash,
 )
 from bot.settings import Settings
+from bot.storage import polls as polls_repo
 
 MOD = 7
 CREATOR_ROLE = 555
@@ -344,6 +345,49 @@ async def test_a_poll_due_while_the_bot_was_down_closes_once_at_start_with_resul
         assert results.tally is not None and results.tally.counts == (0, 1, 0)
     finally:
         await check.close()
+
+
+async def test_open_polls_are_read_at_start_and_their_first_ballots_read_no_poll(
+    settings: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a restart the open polls (an anonymous one's key included) are known from
+    start-up's one read: ballots then read no poll row of their own. A closed poll is not
+    kept (its key is gone) and is refused after its own read."""
+    g = next(_guilds)
+    member = 424_242
+    first = create_services(settings, clock=clock)
+    await first.start()
+    try:
+        named = (await _create(first, g)).poll
+        anonymous = (await _create(first, g, anonymous=True)).poll
+        closed = (await _create(first, g)).poll
+        await first.polls.vote(g, anonymous.id, member, (), [0])
+        await first.polls.close(closed.id, guild_id=g, actor_id=MOD, moderator=True)
+    finally:
+        await first.close()
+
+    reads: list[int] = []
+    real = polls_repo.ballot_context
+
+    def counted(conn: Any, poll_id: int) -> Any:
+        reads.append(poll_id)
+        return real(conn, poll_id)
+
+    monkeypatch.setattr(polls_repo, "ballot_context", counted)
+    again = create_services(settings, clock=clock)
+    await again.start()
+    try:
+        assert (await again.polls.vote(g, named.id, member, (), [1])).first
+        # The same voter hash as before the restart: the ballot is changed, not added.
+        changed = await again.polls.vote(g, anonymous.id, member, (), [2])
+        assert changed.previous == (0,)
+        assert reads == []
+        with pytest.raises(Conflict, match="closed"):
+            await again.polls.vote(g, closed.id, member, (), [0])
+        assert reads == [closed.id]
+        assert len(await _ballots(again, anonymous.id)) == 1
+    finally:
+        await again.close()
 
 
 async def test_surveys_are_resumable_and_scored_after_the_minimum(services: Services) -> None:
