@@ -127,7 +127,8 @@ def migrated(path: Path) -> None:
 
 
 def checkpoint(conn: Tx) -> None:
-    """Copy the write-ahead log into the file and empty it (after seeding)."""
+    """Copy the write-ahead log into the file and empty it (after seeding, and before a
+    measured run, so that it does not pay for the previous run's pages)."""
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
@@ -198,6 +199,12 @@ class RawWriter:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    async def checkpoint(self) -> None:
+        """Empty the write-ahead log (see :func:`checkpoint`)."""
+        conn = self._conn
+        assert conn is not None, "use RawWriter in an async with block"
+        await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def write(self, *writes: Write) -> None:
         """One transaction: each named statement with its rows."""
