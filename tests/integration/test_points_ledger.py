@@ -143,6 +143,34 @@ async def test_guild_settings_change_values_and_caps(
     assert (await points.award_participation(G, 5, 99)).status == "skipped"
 
 
+async def test_a_ballots_award_planned_without_awaiting_is_the_awaited_plan(
+    points: PointsService, guild_settings: GuildSettingsService
+) -> None:
+    """The ballot path's plan (what the guild's awards share kept per change of its rules)
+    equals the full one, and follows the guild's settings when they change."""
+
+    async def both(member: int, poll: int) -> tuple[object, object]:
+        known, now = points.plan_participation_now(G, member, poll)
+        assert known
+        return now, await points.plan_participation(G, member, poll)
+
+    await points.rules(G)  # built, as in a running bot
+    for member, poll in ((5, 1), (6, 1), (5, 2)):
+        now, awaited = await both(member, poll)
+        assert now == awaited and now is not None
+    await guild_settings.set_values(
+        G, {"points_participation": 3, "points_cap_participation_daily": 7}, MOD
+    )
+    assert points.plan_participation_now(G, 5, 3) == (False, None)  # rules to rebuild
+    await points.rules(G)
+    now, awaited = await both(5, 3)
+    assert now == awaited and now is not None
+    assert (now.delta, now.cap) == (3, 7)
+    await guild_settings.set_values(G, {"points_participation": 0}, MOD)
+    await points.rules(G)
+    assert await both(5, 4) == (None, None)
+
+
 async def test_adjust_writes_an_entry_and_an_audit_row_together(
     points: PointsService, db: Database
 ) -> None:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Literal
 
 from bot.domain import points as rules_mod
-from bot.domain.points import AwardKind, CapGroup
+from bot.domain.points import AwardKind, CapGroup, PointsRules
 from bot.domain.points_model import AwardResult, HelpfulMarker
 from bot.errors import PermissionDenied
 from bot.services._util import domain_errors
@@ -65,6 +65,9 @@ class DirectAwards:
         self._rules = rules
         self._pipeline = pipeline
         self._clock = clock
+        #: Per guild, its rules and what each of its participation awards shares under
+        #: them (None: participation pays nothing there); see plan_participation_now.
+        self._participation: dict[int, tuple[PointsRules, PlannedAward | None]] = {}
 
     # -- ✅ helpful answers ------------------------------------------------------------------
     async def mark_helpful(
@@ -229,19 +232,37 @@ class DirectAwards:
         self, guild_id: int, member_id: int, poll_id: int
     ) -> tuple[bool, PlannedAward | None]:
         """:meth:`plan_participation` without awaiting, when the guild's rules are built
-        already: (True, the award or None), else (False, None) and the caller awaits."""
+        already: (True, the award or None), else (False, None) and the caller awaits.
+
+        A burst of ballots plans thousands a second: what the awards share (points, cap)
+        is worked out once per change of the guild's rules, and each award only adds its
+        member and poll."""
         rules = self._pipeline.known_rules(guild_id)
         if rules is None:
             return False, None
-        return True, self._pipeline.plan_with(
-            rules,
+        shared = self._participation.get(guild_id)
+        if shared is None or shared[0] is not rules:
+            template = self._pipeline.plan_with(
+                rules, guild_id, 1, AwardKind.PARTICIPATION, key="", source_kind="poll",
+                source_id=None, reason="",
+            )  # fmt: skip
+            shared = self._participation[guild_id] = (rules, template)
+        template = shared[1]
+        if template is None or not member_id:
+            return True, None
+        return True, PlannedAward(
             guild_id,
             member_id,
             AwardKind.PARTICIPATION,
-            key=f"participation:{poll_id}:{member_id}",
-            source_kind="poll",
-            source_id=poll_id,
-            reason=f"took part in poll #{poll_id}",
+            template.delta,
+            f"participation:{poll_id}:{member_id}",
+            f"took part in poll #{poll_id}",
+            "poll",
+            poll_id,
+            None,
+            rules,
+            template.cap_index,
+            template.cap,
         )
 
     async def award_policy_feedback(
