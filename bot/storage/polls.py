@@ -96,12 +96,17 @@ def open_polls(conn: sqlite3.Connection, guild_id: int) -> list[Poll]:
     return [poll_from_row(r) for r in rows]
 
 
+#: What deciding a ballot needs of its poll.
+_BALLOT_CONTEXT = (
+    "guild_id, kind, mode, options, max_picks, eligible_role_id, ballot_key, anonymous, "
+    "native, hide_results, closes_at, closed_at"
+)
+
+
 def ballot_context(conn: sqlite3.Connection, poll_id: int) -> sqlite3.Row | None:
     """What deciding a ballot needs, in one indexed read (the vote path is hot)."""
     row: sqlite3.Row | None = conn.execute(
-        "SELECT guild_id, kind, mode, options, max_picks, eligible_role_id, ballot_key, "
-        "anonymous, native, hide_results, closes_at, closed_at FROM polls WHERE id = ?",
-        (poll_id,),
+        f"SELECT {_BALLOT_CONTEXT} FROM polls WHERE id = ?", (poll_id,)
     ).fetchone()
     return row
 
@@ -110,8 +115,7 @@ def open_ballot_contexts(conn: sqlite3.Connection, limit: int) -> list[sqlite3.R
     """:func:`ballot_context` of up to ``limit`` open polls (the soonest to close first),
     with their ``id``: read once at start."""
     return conn.execute(
-        "SELECT id, guild_id, kind, mode, options, max_picks, eligible_role_id, ballot_key, "
-        "anonymous, native, hide_results, closes_at, closed_at FROM polls "
+        f"SELECT id, {_BALLOT_CONTEXT} FROM polls "
         "WHERE closed_at IS NULL ORDER BY closes_at, id LIMIT ?",
         (limit,),
     ).fetchall()
