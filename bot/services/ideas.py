@@ -60,7 +60,7 @@ from bot.domain.images import IdeaImage, check_declared, looks_like_image, prepa
 from bot.domain.notify import dm_allowed_at
 from bot.domain.publishing import Publication
 from bot.domain.ranking import SortOrder, rank
-from bot.domain.similarity import SimilarityIndex
+from bot.domain.similarity import SimilarIdea, SimilarityIndex
 from bot.domain.snowflake import time_snowflake
 from bot.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited
 from bot.services._util import clamp_page, domain_errors
@@ -257,7 +257,7 @@ class IdeaService:
         self,
         draft: IdeaDraft,
         *,
-        similar: Iterable[SimilarCandidate] = (),
+        similar: Iterable[SimilarCandidate] | None = (),
         cursor_to: int | None = None,
         check_rate: bool = True,
     ) -> Submission:
@@ -269,7 +269,9 @@ class IdeaService:
         records the card to publish (a timer row: see :data:`PUBLISH_CARD`), and for a
         tagged message moves its channel's catch-up cursor to ``cursor_to``.
         ``check_rate=False`` skips the cooldown (never the block): for trusted callers such
-        as test set-ups, never for what members send.
+        as test set-ups, never for what members send. ``similar=None`` finds the similar
+        ideas to show with the card here: the index is searched in memory and the matches
+        are read inside the unit (no read of their own; see ``bench ideas`` (d)).
         """
         rules = await self._submit_rules(draft.guild_id)
         config = rules.config
@@ -289,11 +291,16 @@ class IdeaService:
         now = self._clock()
         posted = draft.posted_at or now
         due = to_iso(now)
+        matches: list[SimilarIdea] = []
+        if similar is None:
+            matches = await self._similar_matches(draft.guild_id, draft.title, draft.body)
+            similar = ()
         shown_similar = [_similar_payload(s) for s in similar]
 
         def unit(conn: Tx) -> Submission:
-            # One unit on the common path: the duplicate check, the rate rules, the idea
-            # and everything recorded with it (no reads before it: see `bench ideas`).
+            # One unit on the common path: the duplicate check, the rate rules, the similar
+            # ideas to show, the idea and everything recorded with it (no reads before it:
+            # see `bench ideas`).
             if draft.source_message_id is not None:
                 again = repo.get_by_source(conn, draft.guild_id, draft.source_message_id)
                 if again is not None:
@@ -328,6 +335,8 @@ class IdeaService:
             if cursor_to is not None and draft.source_channel_id is not None:
                 repo.advance_cursor(conn, draft.guild_id, draft.source_channel_id, cursor_to)
             # Held: the publication only tells the author privately (🕓 on a tagged message).
+            if matches and not held:
+                shown_similar[:] = [_similar_payload(s) for s in _candidates(conn, matches, 3)]
             payload = {"idea_id": idea_id, "similar": [] if held else shown_similar}
             key = card_key(idea_id)
             timer_id = timers_repo.upsert_timer(
@@ -437,6 +446,16 @@ class IdeaService:
         self, guild_id: int, title: str, body: str = "", *, exclude: Iterable[int] = (), k: int = 3
     ) -> list[SimilarCandidate]:
         """Up to ``k`` visible ideas that look like ``title``/``body``, best first."""
+        matches = await self._similar_matches(guild_id, title, body, exclude=exclude, k=k)
+        if not matches:
+            return []
+        return await self._db.read(lambda c: _candidates(c, matches, k))
+
+    async def _similar_matches(
+        self, guild_id: int, title: str, body: str, *, exclude: Iterable[int] = (), k: int = 3
+    ) -> list[SimilarIdea]:
+        """The index's best matches (more than ``k``: some may turn out hidden or closed);
+        the store says which to show (:func:`_candidates`)."""
         index = await self._index(guild_id)
         excluded = frozenset(exclude)
         # A small index answers faster than a thread hop would (a hop per captured idea).
@@ -445,26 +464,7 @@ class IdeaService:
             matches = await asyncio.to_thread(
                 index.similar, title, body, k=k + 2, exclude_ids=excluded
             )
-        if not matches:
-            return []
-        # Candidates show number, title, status and support: no tags or contributors.
-        ids = [m.idea_id for m in matches]
-        ideas = await self._db.read(lambda c: repo.load_ideas(c, ids, details=False))
-        by_id = {i.id: i for i in ideas}
-        out = []
-        for match in matches:
-            idea = by_id.get(match.idea_id)
-            if (
-                idea is None
-                or not is_public(idea.status)
-                or idea.status is IdeaStatus.WITHDRAWN
-                or idea.merged_into
-            ):
-                continue
-            out.append(
-                SimilarCandidate(idea.number, idea.title, idea.status, match.score, idea.support)
-            )
-        return out[:k]
+        return matches
 
     async def _reindex(self, idea: Idea) -> None:
         """Keep the guild's similarity index in step with an idea (when it is built).
@@ -1364,6 +1364,28 @@ def card_key(idea_id: int) -> str:
 def approval_key(idea_id: int) -> str:
     """The key of the timer row that publishes a held idea's card once it is approved."""
     return f"idea:{idea_id}:approved"
+
+
+def _candidates(conn: Tx, matches: list[SimilarIdea], k: int) -> list[SimilarCandidate]:
+    """The first ``k`` of ``matches`` (best first) that are visible and open to support, as
+    members see them: number, title, status and support (no tags or contributors)."""
+    ideas = repo.load_ideas(conn, [m.idea_id for m in matches], details=False)
+    by_id = {i.id: i for i in ideas}
+    out = []
+    for match in matches:
+        idea = by_id.get(match.idea_id)
+        if (
+            idea is None
+            or not is_public(idea.status)
+            or idea.status is IdeaStatus.WITHDRAWN
+            or idea.merged_into
+        ):
+            continue
+        shown = SimilarCandidate(idea.number, idea.title, idea.status, match.score, idea.support)
+        out.append(shown)
+        if len(out) == k:
+            break
+    return out
 
 
 def _similar_payload(candidate: SimilarCandidate) -> dict[str, Any]:

@@ -216,10 +216,8 @@ class IdeaPublisher:
         """Store the idea with its publication (one commit), then publish it at once: card,
         thread and source reply. What a crash or an outage interrupts is finished from the
         stored publication (:meth:`_publish_card`), at the next start or retry."""
-        ideas = self.services.ideas
-        if similar is None:
-            similar = await ideas.similar(draft.guild_id, draft.title, draft.body)
-        submission = await ideas.submit(draft, similar=similar, cursor_to=cursor_to)
+        # similar=None: the service finds them, and reads them in the submission's unit.
+        submission = await self.services.ideas.submit(draft, similar=similar, cursor_to=cursor_to)
         idea = submission.idea
         if not submission.created or submission.publication is None:
             return idea

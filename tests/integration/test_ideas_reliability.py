@@ -9,7 +9,9 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import orjson
 import pytest
 
 from bot.app import Services, create_services
@@ -148,6 +150,42 @@ async def test_a_new_idea_is_recorded_with_its_publication(services: Services) -
     submission = await services.ideas.submit(IdeaDraft(g, 1, "Publish me", ""))
     row = await _timer(services, PUBLISH_CARD, card_key(submission.idea.id))
     assert row is not None and row["done_at"] is None
+
+
+async def test_the_similar_ideas_a_card_shows_are_read_in_the_submissions_unit(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    g = await _guild(services, "1s")
+    ideas = services.ideas
+    shown = (await ideas.submit(IdeaDraft(g, 1, "Dark mode for the mobile app", ""))).idea
+    hidden = (await ideas.submit(IdeaDraft(g, 2, "Dark mode in the mobile app", ""))).idea
+    await ideas.submit(IdeaDraft(g, 3, "Export the leaderboard as CSV", ""))
+    await ideas.warm_up(g)  # the index is built at start; its first read is not the capture's
+    # Hidden behind the index's back (as by a change racing the lookup): the store decides.
+    await services.db.execute("UPDATE ideas SET status = 'hidden' WHERE id = ?", (hidden.id,))
+    reads: list[object] = []
+    real_read = services.db.read
+
+    async def counted_read(fn: Any) -> Any:
+        reads.append(fn)
+        return await real_read(fn)
+
+    monkeypatch.setattr(services.db, "read", counted_read)
+    submission = await ideas.submit(IdeaDraft(g, 4, "Mobile app dark mode", ""), similar=None)
+    monkeypatch.undo()
+    assert reads == []  # one write unit: the matches are read inside it
+    row = await _timer(services, PUBLISH_CARD, card_key(submission.idea.id))
+    assert row is not None
+    similar = orjson.loads(str(row["payload"]))["similar"]
+    # The hidden look-alike is found by the index but not shown; the unrelated idea is not
+    # found at all.
+    assert [s["number"] for s in similar] == [shown.number]
+    assert similar[0]["title"] == "Dark mode for the mobile app"
+    assert similar[0]["status"] == "new" and similar[0]["score"] > 0
+    # Without similar=None, nothing is looked up (callers that offered them already).
+    plain = await ideas.submit(IdeaDraft(g, 5, "Dark mode for the mobile app, please", ""))
+    row = await _timer(services, PUBLISH_CARD, card_key(plain.idea.id))
+    assert row is not None and orjson.loads(str(row["payload"]))["similar"] == []
 
 
 async def test_a_failed_submit_records_no_publication(services: Services) -> None:
