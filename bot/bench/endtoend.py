@@ -6,6 +6,9 @@
     Cocreate is compared with a minimal discord.py bot with the same intents and cache that
     makes the same REST calls for the same messages: a card with two buttons in #ideas, a
     thread on it, and a reply to the source. Target: Cocreate / minimal ≤ 1.5.
+    A third bot shows the floor of the rule that nothing is acknowledged before it is
+    stored: the minimal bot that also commits each idea (one INSERT, one aiosqlite hop, in
+    SQLite's WAL mode as Cocreate's database runs) before its first REST call.
 (f) **Memory at scale.** Cocreate in a process of its own, connected to a sandbox process
     holding ``guilds`` guilds of ``members`` members (members are not chunked: a large guild
     arrives with the bot's own member only, as on Discord). RSS after every guild is ready,
@@ -35,18 +38,43 @@ class CaptureCpuFigures:
     minimal_ms: float
     ideas: int
     runs: int
+    durable_ms: float = float("nan")  # the minimal bot that also commits each idea
 
     @property
     def ratio(self) -> float:
         return self.cocreate_ms / self.minimal_ms
 
+    @property
+    def durable_ratio(self) -> float:
+        return self.durable_ms / self.minimal_ms
 
-def _minimal_bot(general_id: int, ideas_id: int, **options: Any) -> Any:
-    """A plain discord.py bot that does, per tagged message, the REST calls Cocreate does."""
+
+def _minimal_bot(
+    general_id: int, ideas_id: int, *, store: Path | None = None, **options: Any
+) -> Any:
+    """A plain discord.py bot that does, per tagged message, the REST calls Cocreate does;
+    with ``store``, it first commits the idea to that SQLite file (see the module)."""
+    import aiosqlite
     import discord
 
     class MinimalBot(discord.Client):
         number = 0
+        db: aiosqlite.Connection | None = None
+
+        async def setup_hook(self) -> None:
+            if store is not None:
+                self.db = await aiosqlite.connect(store, isolation_level=None)
+                await self.db.execute("PRAGMA journal_mode = WAL")
+                await self.db.execute("PRAGMA synchronous = NORMAL")
+                await self.db.execute(
+                    "CREATE TABLE IF NOT EXISTS ideas (id INTEGER PRIMARY KEY, guild_id, "
+                    "author_id, source_message_id UNIQUE, title)"
+                )
+
+        async def close(self) -> None:
+            await super().close()
+            if self.db is not None:
+                await self.db.close()
 
         async def on_message(self, message: discord.Message) -> None:
             if (
@@ -55,9 +83,15 @@ def _minimal_bot(general_id: int, ideas_id: int, **options: Any) -> Any:
                 or not message.content.startswith("[idea]")
             ):
                 return
+            title = message.content[len("[idea]") :].strip()
+            if self.db is not None:  # one statement in autocommit: one hop, one commit
+                await self.db.execute(
+                    "INSERT INTO ideas (guild_id, author_id, source_message_id, title) "
+                    "VALUES (?, ?, ?, ?)",
+                    (message.guild and message.guild.id, message.author.id, message.id, title),
+                )
             self.number += 1
             number = self.number
-            title = message.content[len("[idea]") :].strip()
             embed = discord.Embed(title=f"#{number} · {title}", description=title, colour=0x5865F2)
             embed.add_field(name="Author", value=message.author.mention)
             view = discord.ui.View(timeout=None)
@@ -80,7 +114,7 @@ async def measure_capture_cpu(
     ideas: int,
     runs: int = _common.RUNS,
     workdir: Path | None = None,
-    bots: tuple[str, ...] = ("cocreate", "minimal"),
+    bots: tuple[str, ...] = ("cocreate", "minimal", "durable"),
 ) -> CaptureCpuFigures:
     """Benchmark (d). See the module docstring. ``bots`` narrows the run (for profiling)."""
     import discord
@@ -96,8 +130,8 @@ async def measure_capture_cpu(
         # A guild each: Cocreate would otherwise catch up (capture) at its next start what
         # the minimal bot's members posted in its watched channel while it was away.
         per_run = ideas * (runs + 1)
-        guilds = await sandbox.ask("populate", guilds=2, members=per_run + 5, authors=per_run)
-        home = {"cocreate": guilds[0], "minimal": guilds[1]}
+        guilds = await sandbox.ask("populate", guilds=3, members=per_run + 5, authors=per_run)
+        home = {"cocreate": guilds[0], "minimal": guilds[1], "durable": guilds[2]}
         guild = home["cocreate"]
         authors = {name: list(g["authors"]) for name, g in home.items()}
         with _common.workdir(workdir) as folder:
@@ -115,15 +149,16 @@ async def measure_capture_cpu(
                 "chunk_guilds_at_startup": False,
             }
             configured = False
-            timings: dict[str, list[float]] = {"cocreate": [], "minimal": []}
+            timings: dict[str, list[float]] = {name: [] for name in home}
             for run in range(runs + 1):  # run 0 warms up and is not counted
                 order = bots if run % 2 else tuple(reversed(bots))
                 for name in order:
                     if name == "cocreate":
                         bot: Any = create_bot(settings)
                     else:
-                        mine = home["minimal"]
-                        bot = _minimal_bot(mine["general"], mine["ideas"], **common)
+                        mine = home[name]
+                        store = folder / "durable.db" if name == "durable" else None
+                        bot = _minimal_bot(mine["general"], mine["ideas"], store=store, **common)
                     task = asyncio.create_task(bot.start(urls["token"]), name=f"bench-{name}")
                     try:
                         await asyncio.wait_for(bot.wait_until_ready(), 60)
@@ -151,15 +186,20 @@ async def measure_capture_cpu(
                         await bot.close()
                         with contextlib.suppress(Exception):
                             await asyncio.wait_for(task, 30)
-                        if isinstance(bot, discord.Client) and name == "minimal":
+                        if isinstance(bot, discord.Client) and name != "cocreate":
                             del bot
     finally:
         await sandbox.close()
+
+    def median(name: str) -> float:
+        return statistics.median(timings[name] or [float("nan")])
+
     return CaptureCpuFigures(
-        cocreate_ms=statistics.median(timings["cocreate"] or [float("nan")]),
-        minimal_ms=statistics.median(timings["minimal"] or [float("nan")]),
+        cocreate_ms=median("cocreate"),
+        minimal_ms=median("minimal"),
         ideas=ideas,
         runs=runs,
+        durable_ms=median("durable"),
     )
 
 

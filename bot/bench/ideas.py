@@ -1041,6 +1041,12 @@ async def _run_end_to_end(sizes: Sizes) -> list[BenchResult]:
         ),
         _info("    Cocreate, CPU per captured idea", d.cocreate_ms, "ms", "all threads"),
         _info("    minimal discord.py bot, same REST calls", d.minimal_ms, "ms"),
+        _info(
+            "    the same, committing each idea first",
+            d.durable_ms,
+            "ms",
+            f"{d.durable_ratio:.2f}× the minimal bot: one stored row, one hop",
+        ),
     ]
 
     print("  (e) a burst of ideas under Discord's rate limits …", flush=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,8 +46,13 @@ async def test_similar_benchmark_measures_lookups_and_lag(tmp_path: Path) -> Non
 
 async def test_capture_cpu_compares_cocreate_with_a_minimal_bot(tmp_path: Path) -> None:
     figures = await bench_endtoend.measure_capture_cpu(ideas=3, runs=1, workdir=tmp_path)
-    assert figures.cocreate_ms > 0 and figures.minimal_ms > 0
-    assert math.isfinite(figures.ratio)
+    assert figures.cocreate_ms > 0 and figures.minimal_ms > 0 and figures.durable_ms > 0
+    assert math.isfinite(figures.ratio) and math.isfinite(figures.durable_ratio)
+    # The floor bot stored every idea it captured (warm-up run included), once each.
+    with contextlib.closing(sqlite3.connect(tmp_path / "durable.db")) as conn:
+        assert conn.execute("SELECT count(DISTINCT source_message_id) FROM ideas").fetchone() == (
+            6,
+        )
 
 
 async def test_burst_counts_cards_429s_votes_and_acknowledgements(tmp_path: Path) -> None:
