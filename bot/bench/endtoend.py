@@ -54,22 +54,18 @@ def _minimal_bot(
 ) -> Any:
     """A plain discord.py bot that does, per tagged message, the REST calls Cocreate does;
     with ``store``, it first commits the idea to that SQLite file (see the module)."""
-    import aiosqlite
     import discord
+
+    from bot.storage.bench import RawWriter
 
     class MinimalBot(discord.Client):
         number = 0
-        db: aiosqlite.Connection | None = None
+        db: RawWriter | None = None
 
         async def setup_hook(self) -> None:
             if store is not None:
-                self.db = await aiosqlite.connect(store, isolation_level=None)
-                await self.db.execute("PRAGMA journal_mode = WAL")
-                await self.db.execute("PRAGMA synchronous = NORMAL")
-                await self.db.execute(
-                    "CREATE TABLE IF NOT EXISTS ideas (id INTEGER PRIMARY KEY, guild_id, "
-                    "author_id, source_message_id UNIQUE, title)"
-                )
+                self.db = await RawWriter(store).open()  # WAL, synchronous = NORMAL
+                await self.db.create_ideas()
 
         async def close(self) -> None:
             await super().close()
@@ -84,12 +80,9 @@ def _minimal_bot(
             ):
                 return
             title = message.content[len("[idea]") :].strip()
-            if self.db is not None:  # one statement in autocommit: one hop, one commit
-                await self.db.execute(
-                    "INSERT INTO ideas (guild_id, author_id, source_message_id, title) "
-                    "VALUES (?, ?, ?, ?)",
-                    (message.guild and message.guild.id, message.author.id, message.id, title),
-                )
+            if self.db is not None:
+                guild_id = message.guild.id if message.guild else None
+                await self.db.store_idea(guild_id, message.author.id, message.id, title)
             self.number += 1
             number = self.number
             embed = discord.Embed(title=f"#{number} · {title}", description=title, colour=0x5865F2)

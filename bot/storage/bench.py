@@ -214,3 +214,23 @@ class RawWriter:
         for name, rows in writes:
             await conn.executemany(STATEMENTS[name], rows)
         await conn.execute("COMMIT")
+
+    async def create_ideas(self) -> None:
+        """The table of :meth:`store_idea` (bench ideas (d)'s durable minimal bot)."""
+        conn = self._conn
+        assert conn is not None, "open the RawWriter first"
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS ideas (id INTEGER PRIMARY KEY, guild_id INTEGER, "
+            "author_id INTEGER, source_message_id INTEGER UNIQUE, title TEXT)"
+        )
+
+    async def store_idea(
+        self, guild_id: int | None, author_id: int, source_message_id: int, title: str
+    ) -> None:
+        """One row in autocommit: the least a bot can store durably (one hop, one commit)."""
+        conn = self._conn
+        assert conn is not None, "open the RawWriter first"
+        await conn.execute(
+            "INSERT INTO ideas (guild_id, author_id, source_message_id, title) VALUES (?, ?, ?, ?)",
+            (guild_id, author_id, source_message_id, title),
+        )
