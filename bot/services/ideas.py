@@ -334,10 +334,11 @@ class IdeaService:
                 _emit_submitted(conn, idea_id, draft.guild_id, draft.author_id, draft)
             if cursor_to is not None and draft.source_channel_id is not None:
                 repo.advance_cursor(conn, draft.guild_id, draft.source_channel_id, cursor_to)
-            # Held: the publication only tells the author privately (🕓 on a tagged message).
+            shown = shown_similar
             if matches and not held:
-                shown_similar[:] = [_similar_payload(s) for s in _candidates(conn, matches, 3)]
-            payload = {"idea_id": idea_id, "similar": [] if held else shown_similar}
+                shown = [_similar_payload(s) for s in _candidates(conn, matches, 3)]
+            # Held: the publication only tells the author privately (🕓 on a tagged message).
+            payload = {"idea_id": idea_id, "similar": [] if held else shown}
             key = card_key(idea_id)
             timer_id = timers_repo.upsert_timer(
                 conn, draft.guild_id, PUBLISH_CARD, key, due, payload
