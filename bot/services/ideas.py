@@ -84,6 +84,9 @@ _NO_TAGGED_ANONYMOUS = (
     "Delete it and use `/idea submit anonymous:True` instead."
 )
 
+#: How many similar ideas a card, an acknowledgement or an offer shows.
+SIMILAR_SHOWN = 3
+
 #: Timer kinds of what the Ideas feature must show in Discord (see bot.scheduling.timers):
 #: a new idea's card, thread and source reply; a status change's announcements; a batched
 #: follower DM.
@@ -336,7 +339,7 @@ class IdeaService:
                 repo.advance_cursor(conn, draft.guild_id, draft.source_channel_id, cursor_to)
             shown = shown_similar
             if matches and not held:
-                shown = [_similar_payload(s) for s in _candidates(conn, matches, 3)]
+                shown = [_similar_payload(s) for s in _candidates(conn, matches, SIMILAR_SHOWN)]
             # Held: the publication only tells the author privately (🕓 on a tagged message).
             payload = {"idea_id": idea_id, "similar": [] if held else shown}
             key = card_key(idea_id)
@@ -444,7 +447,13 @@ class IdeaService:
         return index
 
     async def similar(
-        self, guild_id: int, title: str, body: str = "", *, exclude: Iterable[int] = (), k: int = 3
+        self,
+        guild_id: int,
+        title: str,
+        body: str = "",
+        *,
+        exclude: Iterable[int] = (),
+        k: int = SIMILAR_SHOWN,
     ) -> list[SimilarCandidate]:
         """Up to ``k`` visible ideas that look like ``title``/``body``, best first."""
         matches = await self._similar_matches(guild_id, title, body, exclude=exclude, k=k)
@@ -453,7 +462,13 @@ class IdeaService:
         return await self._db.read(lambda c: _candidates(c, matches, k))
 
     async def _similar_matches(
-        self, guild_id: int, title: str, body: str, *, exclude: Iterable[int] = (), k: int = 3
+        self,
+        guild_id: int,
+        title: str,
+        body: str,
+        *,
+        exclude: Iterable[int] = (),
+        k: int = SIMILAR_SHOWN,
     ) -> list[SimilarIdea]:
         """The index's best matches (more than ``k``: some may turn out hidden or closed);
         the store says which to show (:func:`_candidates`)."""
